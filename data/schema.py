@@ -1,0 +1,142 @@
+"""What a dataset is: where it lives, which column is the label, which the time, which the features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from data.errors import (
+    AllMissingError,
+    DataError,
+    DtypeError,
+    EmptyDataError,
+    MissingColumnError,
+)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A tabular classification dataset that keeps growing.
+
+    ``path`` is a CSV or Parquet file, or a folder of them (one file a batch). ``time`` names the
+    time column; ``None`` means the rows are in time order already. ``features`` defaults to every
+    column but the label and the time; ``numeric`` and ``categorical`` are inferred from dtypes
+    unless declared. ``every`` is the batch rule: a pandas period alias ("YS", "MS", "W"), a row
+    count for row-ordered data, or "file" for a folder of batch files.
+    """
+
+    path: Path
+    label: str
+    time: str | None = None
+    features: tuple[str, ...] | None = None
+    numeric: tuple[str, ...] | None = None
+    categorical: tuple[str, ...] | None = None
+    every: str | int | None = None
+    name: str = field(default="")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+        for attr in ("features", "numeric", "categorical"):
+            value = getattr(self, attr)
+            if value is not None:
+                object.__setattr__(self, attr, tuple(value))
+        if not self.label:
+            raise DataError("the dataset spec needs a label column", path=self.path)
+        if isinstance(self.every, int) and self.every <= 0:
+            raise DataError(f"batch size 'every' must be positive, got {self.every}", path=self.path)
+
+    def declared_columns(self) -> list[str]:
+        """Every column the spec names explicitly."""
+        named = [self.label] + ([self.time] if self.time else [])
+        for group in (self.features, self.numeric, self.categorical):
+            named.extend(group or ())
+        return list(dict.fromkeys(named))
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """The resolved feature columns of a dataset, split by kind."""
+
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return self.numeric + self.categorical
+
+
+def resolve_features(spec: DatasetSpec, frame: pd.DataFrame) -> FeatureSet:
+    """Split the spec's features into numeric and categorical, inferring what is not declared."""
+    excluded = {spec.label, spec.time}
+    declared = spec.features or tuple(
+        dict.fromkeys((spec.numeric or ()) + (spec.categorical or ()))
+    )
+    features = declared or tuple(c for c in frame.columns if c not in excluded)
+    numeric = set(spec.numeric or ())
+    categorical = set(spec.categorical or ())
+    for column in features:
+        if column in numeric or column in categorical:
+            continue
+        if pd.api.types.is_bool_dtype(frame[column]) or not pd.api.types.is_numeric_dtype(
+            frame[column]
+        ):
+            categorical.add(column)
+        else:
+            numeric.add(column)
+    return FeatureSet(
+        numeric=tuple(c for c in features if c in numeric),
+        categorical=tuple(c for c in features if c in categorical),
+    )
+
+
+def validate_frame(
+    frame: pd.DataFrame, spec: DatasetSpec, source: str | Path, *, require_label: bool = True
+) -> FeatureSet:
+    """Check a loaded table against its spec; raise a DataError naming file, column and problem."""
+    required = [c for c in spec.declared_columns() if require_label or c != spec.label]
+    for column in required:
+        if column not in frame.columns:
+            kind = _role(spec, column)
+            raise MissingColumnError(
+                f"{kind} column is missing (columns present: {', '.join(map(str, frame.columns))})",
+                path=source,
+                column=column,
+            )
+    if frame.empty:
+        raise EmptyDataError("no rows to use", path=source)
+    if require_label and frame[spec.label].isna().all():
+        raise AllMissingError("the label column has no values", path=source, column=spec.label)
+    features = resolve_features(spec, frame)
+    if not features.all:
+        raise DataError("no feature columns besides the label and time", path=source)
+    for column in features.all:
+        if frame[column].isna().all():
+            raise AllMissingError("the feature has no values", path=source, column=column)
+    for column in features.numeric:
+        check_numeric(frame[column], source=source, column=column)
+    return features
+
+
+def check_numeric(series: pd.Series, *, source: str | Path, column: str) -> None:
+    """A declared-numeric column must hold numbers: text there means the data changed shape."""
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return
+    coerced = pd.to_numeric(series, errors="coerce")
+    bad = series[coerced.isna() & series.notna()]
+    example = f" (e.g. {bad.iloc[0]!r})" if len(bad) else ""
+    raise DtypeError(
+        f"expected a numeric column but it arrived as {series.dtype} text{example}",
+        path=source,
+        column=column,
+    )
+
+
+def _role(spec: DatasetSpec, column: str) -> str:
+    if column == spec.label:
+        return "label"
+    if column == spec.time:
+        return "time"
+    return "declared feature"
+

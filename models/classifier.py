@@ -1,0 +1,105 @@
+"""BNSoftmaxNet: hidden blocks of Linear (no bias) -> BatchNorm -> activation, then softmax logits.
+
+Batch norm, per hidden unit over a mini-batch of m rows:
+    mu = mean(Z), sigma^2 = var(Z) (biased), Z_norm = (Z - mu) / sqrt(sigma^2 + eps),
+    Z_out = gamma * Z_norm + beta.
+BN's beta does the bias's job, so the Linear before it has none. At test time mu and sigma^2 are
+the exponential moving averages gathered in training (torch.nn.BatchNorm1d's running statistics:
+running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from models.init import glorot_normal_
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "elu": nn.ELU,
+}
+
+
+class BNBlock(nn.Module):
+    """One hidden layer: Z = W a (no bias), batch norm with learned gamma and beta, activation."""
+
+    def __init__(
+        self, n_in: int, n_out: int, activation: str, bn_momentum: float, eps: float
+    ) -> None:
+        super().__init__()
+        self.linear = nn.Linear(n_in, n_out, bias=False)
+        self.bn = nn.BatchNorm1d(n_out, eps=eps, momentum=bn_momentum)
+        self.activation = ACTIVATIONS[activation]()
+
+    def forward(self, a: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.bn(self.linear(a)))
+
+
+class BNSoftmaxNet(nn.Module):
+    """A batch-norm softmax classifier over ``n_classes``; ``n_layers=0`` is softmax regression."""
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        n_layers: int,
+        hidden_units: int,
+        activation: str = "relu",
+        bn_momentum: float = 0.1,
+        eps: float = 1e-5,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        _check_shape(n_features, n_classes, n_layers, hidden_units, activation)
+        widths = [n_features] + [hidden_units] * n_layers
+        self.hidden = nn.Sequential(
+            *(
+                BNBlock(n_in, n_out, activation, bn_momentum, eps)
+                for n_in, n_out in zip(widths[:-1], widths[1:], strict=True)
+            )
+        )
+        self.output = nn.Linear(widths[-1], n_classes)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Glorot-normal weights, zero output bias, BN gamma = 1 and beta = 0."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                glorot_normal_(module.weight, generator=generator)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm1d):
+                module.reset_parameters()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (the softmax is folded into the cross-entropy loss for numerical stability)."""
+        return self.output(self.hidden(x))  # type: ignore[no-any-return]
+
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        """Softmax probabilities in eval mode (BN on its running averages), training mode restored."""
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.inference_mode():
+                return torch.softmax(self(x), dim=1)
+        finally:
+            self.train(was_training)
+
+
+def _check_shape(
+    n_features: int, n_classes: int, n_layers: int, hidden_units: int, activation: str
+) -> None:
+    if n_features < 1:
+        raise ValueError(f"n_features must be at least 1, got {n_features}")
+    if n_classes < 2:
+        raise ValueError(f"n_classes must be at least 2, got {n_classes}")
+    if n_layers < 0:
+        raise ValueError(f"n_layers must be 0 or more, got {n_layers}")
+    if n_layers > 0 and hidden_units < 1:
+        raise ValueError(f"hidden_units must be at least 1, got {hidden_units}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
