@@ -1,4 +1,4 @@
-"""What a dataset is: where it lives, which column is the label, which the time, which the features."""
+"""What a dataset is: where it lives, its label and time columns, and its features."""
 
 from __future__ import annotations
 
@@ -45,7 +45,9 @@ class DatasetSpec:
         if not self.label:
             raise DataError("the dataset spec needs a label column", path=self.path)
         if isinstance(self.every, int) and self.every <= 0:
-            raise DataError(f"batch size 'every' must be positive, got {self.every}", path=self.path)
+            raise DataError(
+                f"batch size 'every' must be positive, got {self.every}", path=self.path
+            )
 
     def declared_columns(self) -> list[str]:
         """Every column the spec names explicitly."""
@@ -139,4 +141,3 @@ def _role(spec: DatasetSpec, column: str) -> str:
     if column == spec.time:
         return "time"
     return "declared feature"
-

@@ -36,7 +36,7 @@ class BNBlock(nn.Module):
         self.activation = ACTIVATIONS[activation]()
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
-        return self.activation(self.bn(self.linear(a)))
+        return self.activation(self.bn(self.linear(a)))  # type: ignore[no-any-return]
 
 
 class BNSoftmaxNet(nn.Module):
@@ -80,7 +80,7 @@ class BNSoftmaxNet(nn.Module):
         return self.output(self.hidden(x))  # type: ignore[no-any-return]
 
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        """Softmax probabilities in eval mode (BN on its running averages), training mode restored."""
+        """Softmax probabilities in eval mode (BN on its running averages)."""
         was_training = self.training
         self.eval()
         try:

@@ -83,7 +83,9 @@ class BNSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise ValueError(f"need at least two classes to train, got {list(self.classes_)}")
         seed = _seed_from(self.random_state)
-        x_tr, y_tr, x_val, y_val = self._split(X_arr, self._encoder.transform(y_arr), eval_set, seed)
+        x_tr, y_tr, x_val, y_val = self._split(
+            X_arr, self._encoder.transform(y_arr), eval_set, seed
+        )
         generator = torch.Generator().manual_seed(seed)
         self.model_ = BNSoftmaxNet(
             n_features=X_arr.shape[1],
@@ -107,7 +109,6 @@ class BNSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def finish_training(self, trainer: Trainer, seconds: float) -> BNSoftmaxClassifier:
         """Keep the best-validation weights and record the run's outcome as fitted attributes."""
         trainer.use_best_weights()
-        self.model_ = trainer.model
         self.model_.eval()
         self.history_: History = trainer.history
         self.status_ = "diverged" if trainer.status == "diverged" else "ok"

@@ -196,8 +196,10 @@ class Trainer:
         self.history.val_loss.append(val_loss)
         self.history.val_accuracy.append(val_accuracy)
         self.history.learning_rate.append(alpha)
-        if not math.isfinite(train_loss) or not math.isfinite(val_loss) or self._exploded(
-            train_loss
+        if (
+            not math.isfinite(train_loss)
+            or not math.isfinite(val_loss)
+            or self._exploded(train_loss)
         ):
             self._stop("diverged", "diverged")
             return
@@ -217,7 +219,7 @@ class Trainer:
             if not torch.isfinite(loss):
                 return math.nan
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             self.optimizer.step()
             total += loss.item() * idx.numel()
             seen += idx.numel()
@@ -288,9 +290,11 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=alpha)
     if config.optimizer == "momentum":
-        # dampening = beta gives v = beta * v + (1 - beta) * dW: the moving-average form of momentum,
+        # dampening = beta gives v = beta * v + (1 - beta) * dW, the moving-average form,
         # so alpha means the same step size as plain SGD.
-        return torch.optim.SGD(groups, lr=alpha, momentum=config.momentum, dampening=config.momentum)
+        return torch.optim.SGD(
+            groups, lr=alpha, momentum=config.momentum, dampening=config.momentum
+        )
     if config.optimizer == "rmsprop":
         return torch.optim.RMSprop(groups, lr=alpha, alpha=config.beta2, eps=1e-8)
     return torch.optim.Adam(groups, lr=alpha, betas=(config.momentum, config.beta2), eps=1e-8)
