@@ -1,0 +1,138 @@
+"""The core's one reader of files: CSV or Parquet, one file or a folder of batch files.
+
+Loading validates against the spec and raises a DataError naming file, column and problem. It never
+writes anything, so a failed load leaves every store and earlier run untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from data.errors import DataError, DtypeError, EmptyDataError, MissingFileError, TimeParseError
+from data.schema import DatasetSpec, validate_frame
+
+READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One time-ordered slice of a dataset; ``id`` is stable across runs (period start or range)."""
+
+    id: str
+    frame: pd.DataFrame
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read one CSV or Parquet file; a DataError when it is missing, unknown or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError("no such file", path=path)
+    kind = READERS.get(path.suffix.lower())
+    if kind is None:
+        raise DataError(f"unsupported file type {path.suffix!r} (use .csv or .parquet)", path=path)
+    try:
+        return pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        raise DataError(f"cannot read the file: {error}", path=path) from error
+
+
+def list_sources(path: Path) -> list[Path]:
+    """The data files behind a spec's path: the file itself, or a folder's files in name order."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise MissingFileError("no such file or folder", path=path)
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in READERS)
+    if not files:
+        raise EmptyDataError("the folder holds no .csv or .parquet files", path=path)
+    return files
+
+
+def load(spec: DatasetSpec, *, require_label: bool = True) -> pd.DataFrame:
+    """Read, validate and time-order the whole dataset; the time column comes back as datetimes."""
+    sources = list_sources(spec.path)
+    frames = [_read_valid(source, spec, require_label) for source in sources]
+    return _time_ordered(_concat(frames, sources, spec), spec)
+
+
+def _read_valid(source: Path, spec: DatasetSpec, require_label: bool) -> pd.DataFrame:
+    frame = read_table(source)
+    validate_frame(frame, spec, source, require_label=require_label)
+    return frame
+
+
+def _time_ordered(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    if spec.time is not None:
+        frame[spec.time] = parse_time(frame[spec.time], source=spec.path, column=spec.time)
+        frame = frame.sort_values(spec.time, kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def parse_time(values: pd.Series, *, source: str | Path, column: str) -> pd.Series:
+    """Dates as datetime64; a TimeParseError quoting the first value that is not a date."""
+    parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    bad = values[parsed.isna() & values.notna()]
+    if len(bad):
+        raise TimeParseError(
+            f"cannot parse {len(bad)} value(s) as dates, e.g. {bad.iloc[0]!r}",
+            path=source,
+            column=column,
+        )
+    if parsed.isna().all():
+        raise TimeParseError("the time column has no values", path=source, column=column)
+    return parsed
+
+
+def batches(spec: DatasetSpec, every: str | int | None = None) -> Iterator[Batch]:
+    """Time-ordered batches: by calendar period ("YS", "MS", "W"), by row count, or by file."""
+    rule = every if every is not None else spec.every
+    if rule is None:
+        raise DataError("no batch rule: give every= or set it on the spec", path=spec.path)
+    if rule == "file":
+        for source in list_sources(spec.path):
+            yield Batch(id=source.name, frame=_time_ordered(_read_valid(source, spec, True), spec))
+        return
+    frame = load(spec)
+    if isinstance(rule, int):
+        for start in range(0, len(frame), rule):
+            stop = min(start + rule, len(frame))
+            yield Batch(id=f"rows-{start}-{stop}", frame=frame.iloc[start:stop])
+    else:
+        yield from _batches_by_period(frame, spec, rule)
+
+
+def _batches_by_period(frame: pd.DataFrame, spec: DatasetSpec, rule: str) -> Iterator[Batch]:
+    if spec.time is None:
+        raise DataError(
+            f"batching by calendar period {rule!r} needs a time column; give a row count instead",
+            path=spec.path,
+        )
+    try:
+        groups = frame.groupby(pd.Grouper(key=spec.time, freq=rule), sort=True)
+    except ValueError as error:
+        raise DataError(f"unknown batch period {rule!r}: {error}", path=spec.path) from error
+    for start, group in groups:
+        if len(group):
+            period_start = pd.Timestamp(start)  # type: ignore[arg-type]
+            yield Batch(id=period_start.date().isoformat(), frame=group.reset_index(drop=True))
+
+
+def _concat(frames: list[pd.DataFrame], sources: list[Path], spec: DatasetSpec) -> pd.DataFrame:
+    if len(frames) == 1:
+        return frames[0]
+    # A column's kind must agree across batch files: text in a numeric column means bad input.
+    first = frames[0]
+    for frame, source in zip(frames[1:], sources[1:], strict=True):
+        for column in first.columns.intersection(frame.columns):
+            was_numeric = pd.api.types.is_numeric_dtype(first[column])
+            if was_numeric and not pd.api.types.is_numeric_dtype(frame[column]):
+                raise DtypeError(
+                    f"numeric in {sources[0].name} but arrived as {frame[column].dtype} here",
+                    path=source,
+                    column=column,
+                )
+    return pd.concat(frames, ignore_index=True)

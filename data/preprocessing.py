@@ -1,0 +1,94 @@
+"""Feature preprocessing and the time-ordered train / validation / holdout split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from data.errors import DataError, EmptyDataError, TooFewClassesError
+from data.schema import DatasetSpec, FeatureSet
+
+
+def make_preprocessor(features: FeatureSet) -> ColumnTransformer:
+    """Numeric: median imputation + standard scaling; categorical: most frequent + one-hot.
+
+    Unknown categories at prediction time encode as all zeros rather than failing, since new
+    batches of drifting data bring categories the training window never saw.
+    """
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    categorical = Pipeline(
+        [
+            ("as_text", FunctionTransformer(_as_object, feature_names_out="one-to-one")),
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+        ]
+    )
+    transformers = []
+    if features.numeric:
+        transformers.append(("numeric", numeric, list(features.numeric)))
+    if features.categorical:
+        transformers.append(("categorical", categorical, list(features.categorical)))
+    return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
+
+
+def _as_object(frame: pd.DataFrame) -> pd.DataFrame:
+    # pandas' string dtype holds NaN as a missing marker that SimpleImputer cannot see; plain
+    # objects with None make "missing" mean the same for every source format.
+    values = frame.astype(object)
+    return values.where(frame.notna(), np.nan)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Time-ordered slices: the oldest rows train, the next validate, the newest are the holdout."""
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    holdout: pd.DataFrame
+
+
+def time_split(
+    frame: pd.DataFrame, spec: DatasetSpec, *, validation: float = 0.15, holdout: float = 0.15
+) -> Split:
+    """Split a time-ordered frame; the holdout is the newest ``holdout`` fraction of rows."""
+    if not (0 < validation < 1 and 0 <= holdout < 1 and validation + holdout < 1):
+        raise DataError(f"bad split fractions: validation={validation}, holdout={holdout}")
+    ordered = frame.sort_values(spec.time, kind="stable") if spec.time else frame
+    n = len(ordered)
+    n_holdout = round(n * holdout)
+    n_validation = max(round(n * validation), 1)
+    n_train = n - n_holdout - n_validation
+    if n_train < 2:
+        raise EmptyDataError(f"{n} rows are too few to split into train, validation and holdout")
+    split = Split(
+        train=ordered.iloc[:n_train],
+        validation=ordered.iloc[n_train : n_train + n_validation],
+        holdout=ordered.iloc[n_train + n_validation :],
+    )
+    require_classes(split.train, spec)
+    return split
+
+
+def require_classes(frame: pd.DataFrame, spec: DatasetSpec) -> None:
+    """Training needs at least two label classes."""
+    classes = frame[spec.label].dropna().unique()
+    if len(classes) < 2:
+        raise TooFewClassesError(
+            f"need at least two classes to train, found {list(classes)} in {len(frame)} rows",
+            path=spec.path,
+            column=spec.label,
+        )
+
+
+def features_and_labels(
+    frame: pd.DataFrame, spec: DatasetSpec, features: FeatureSet
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The feature columns and the label of the rows that have a label."""
+    labelled = frame[frame[spec.label].notna()]
+    return labelled[list(features.all)], labelled[spec.label]
