@@ -23,6 +23,7 @@ class BNSoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     Learned attributes: ``classes_``, ``n_features_in_``, ``model_`` (the torch module),
     ``history_`` (per-epoch curves), ``status_`` (``ok`` or ``diverged``), ``stop_reason_``,
+    ``divergence_`` (why it diverged, in words),
     ``n_epochs_`` and ``train_seconds_``. Labels of any type are encoded to class indices; the
     cross-entropy on the logits equals the one on one-hot targets. ``fit`` takes an optional
     ``eval_set=(X_val, y_val)``, used instead of carving ``validation_fraction`` off ``X``.
@@ -113,6 +114,7 @@ class BNSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.history_: History = trainer.history
         self.status_ = "diverged" if trainer.status == "diverged" else "ok"
         self.stop_reason_ = trainer.stop_reason or "stopped"
+        self.divergence_ = trainer.divergence
         self.n_epochs_ = trainer.epoch
         self.train_seconds_ = seconds
         return self
