@@ -175,13 +175,7 @@ def decide_promotion(
         champion = ROW_SCORES[metric](y, _same_length(y, champion_pred, "champion_pred"))
         champion_score = float(champion.mean())
         differences = challenger - champion
-        boot = _bootstrap_means(differences, n_boot, np.random.default_rng(seed))
-        tail = (1 - confidence) / 2
-        low, high = np.quantile(boot, [tail, 1 - tail])
-        gain, interval = float(differences.mean()), (float(low), float(high))
-        # A resample where both score alike is no evidence for the challenger: ties count
-        # against it, so identical predictions give probability 0 and are refused.
-        probability = float(np.mean(boot > 0))
+        gain, interval, probability = _paired_bootstrap(differences, n_boot, seed, confidence)
         promote = probability >= confidence and gain >= min_gain
         reason = _reason(promote, differences, gain, probability, metric, min_gain, confidence)
     return PromotionDecision(
@@ -207,6 +201,19 @@ def _same_length(y: NDArray[Any], pred: ArrayLike, name: str) -> NDArray[Any]:
     if values.shape != y.shape:
         raise ValueError(f"{name} has shape {values.shape}, y_true has {y.shape}")
     return values
+
+
+def _paired_bootstrap(
+    differences: NDArray[np.float64], n_boot: int, seed: int, confidence: float
+) -> tuple[float, tuple[float, float], float]:
+    """Observed mean gain, its central ``confidence`` interval, and P(gain > 0)."""
+    boot = _bootstrap_means(differences, n_boot, np.random.default_rng(seed))
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(boot, [tail, 1 - tail])
+    # A resample where both score alike is no evidence for the challenger: ties count against
+    # it, so identical predictions give probability 0 and are refused.
+    probability = float(np.mean(boot > 0))
+    return float(differences.mean()), (float(low), float(high)), probability
 
 
 def _bootstrap_means(

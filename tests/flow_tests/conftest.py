@@ -1,0 +1,80 @@
+"""Real SQLite MLflow stores in temporary folders, one per test or one per module.
+
+Creating an MLflow SQLite store runs its schema migrations (seconds). The session builds one
+migrated template database and every store starts as a copy of it: a real, empty store each
+time, in milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Read by MLflow and Prefect at import time, so set before the test modules import them.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+from mlflow import MlflowClient  # noqa: E402
+
+from flows.tracking import TrackingConfig, make_client, prepare_local_store  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def global_store_decoy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point MLflow's process-global tracking URI at a decoy that must stay unused.
+
+    driftune passes its store explicitly; code that slips onto the fluent API or a bare
+    ``MlflowClient()`` would create the decoy database, and the session fails at teardown.
+    """
+    decoy = tmp_path_factory.mktemp("mlflow-global") / "must-stay-unused.db"
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{decoy}"
+    yield decoy
+    if previous is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = previous
+    assert not decoy.exists(), "something used MLflow's global tracking URI"
+
+
+@pytest.fixture(scope="session")
+def template_store(tmp_path_factory: pytest.TempPathFactory, global_store_decoy: Path) -> Path:
+    """A migrated, empty MLflow database file to copy."""
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    database = folder / "mlflow.db"
+    client = MlflowClient(tracking_uri=f"sqlite:///{database}")
+    client.search_experiments()  # creates the tables
+    return database
+
+
+def _store_in(folder: Path, template: Path, name: str) -> TrackingConfig:
+    config = TrackingConfig.local(folder, name)
+    prepare_local_store(config)
+    shutil.copyfile(template, folder / ".driftune" / "mlflow.db")
+    return config
+
+
+@pytest.fixture
+def tracking_config(tmp_path: Path, template_store: Path) -> TrackingConfig:
+    """A fresh store for one test, in its tmp_path: ``<tmp_path>/.driftune/mlflow.db``."""
+    return _store_in(tmp_path, template_store, "demo")
+
+
+@pytest.fixture
+def mlflow_client(tracking_config: TrackingConfig) -> MlflowClient:
+    return make_client(tracking_config)
+
+
+@pytest.fixture(scope="module")
+def module_store(
+    tmp_path_factory: pytest.TempPathFactory, template_store: Path
+) -> Iterator[tuple[MlflowClient, TrackingConfig]]:
+    """One store shared by a module's tests that do not interfere (distinct runs or names)."""
+    config = _store_in(tmp_path_factory.mktemp("mlflow-module"), template_store, "shared")
+    yield make_client(config), config

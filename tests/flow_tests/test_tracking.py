@@ -1,0 +1,268 @@
+"""Search and trial runs on a real SQLite MLflow store: parents, idempotence, status, summaries."""
+
+from __future__ import annotations
+
+import json
+import math
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from data.lineage import frame_sha256
+from flows.tracking import (
+    TrackingConfig,
+    all_runs,
+    ensure_experiment,
+    find_logged_trials,
+    finish_search_run,
+    log_datasets,
+    log_trial,
+    prepare_local_store,
+    start_search_run,
+    trial_key,
+)
+from models.selection import TrialResult
+
+SPACE = {"learning_rate": {"type": "LogUniform", "low": 1e-4, "high": 1.0}}
+
+
+def make_trial(seed: int, *, epochs: int = 6, status: str = "ok", round_: int = 0) -> TrialResult:
+    rng = np.random.default_rng(seed)
+    val_loss = list(np.exp(-np.arange(epochs) / 3) + rng.random(epochs) * 0.05)
+    val_accuracy = list(0.5 + 0.4 * (1 - np.exp(-np.arange(epochs) / 3)))
+    alpha = float(10 ** rng.uniform(-4, 0))
+    return TrialResult(
+        params={"learning_rate": alpha, "n_layers": int(rng.integers(1, 4)), "optimizer": "adam"},
+        seed=seed,
+        status=status,  # type: ignore[arg-type]
+        metrics={"val_accuracy": max(val_accuracy), "val_log_loss": min(val_loss)},
+        curves={
+            "train_loss": [v * 0.9 for v in val_loss],
+            "val_loss": val_loss,
+            "val_accuracy": val_accuracy,
+            "learning_rate": [alpha] * epochs,
+        },
+        duration_s=0.25,
+        round=round_,
+        error="" if status == "ok" else f"loss became nan at epoch 3 ({status})",
+    )
+
+
+def new_search(client: MlflowClient, config: TrackingConfig, **overrides: object) -> str:
+    settings: dict[str, object] = {
+        "trigger": "manual",
+        "strategy": "caviar",
+        "seed": 0,
+        "data_sha256": "ab" * 32,
+        "n_rows": 100,
+        "time_range": ("2012-01-01", "2013-12-31"),
+        "space_dict": SPACE,
+    }
+    return start_search_run(client, config, **{**settings, **overrides})  # type: ignore[arg-type]
+
+
+def children(client: MlflowClient, search_run_id: str) -> list:
+    experiment_id = client.get_run(search_run_id).info.experiment_id
+    return all_runs(client, [experiment_id], f"tags.mlflow.parentRunId = '{search_run_id}'")
+
+
+def test_eight_threads_log_trials_under_the_right_parent(
+    module_store: tuple[MlflowClient, TrackingConfig],
+) -> None:
+    client, config = module_store
+    parents = [new_search(client, config), new_search(client, config)]
+    jobs = [
+        (parent, i, make_trial(100 * p + i)) for p, parent in enumerate(parents) for i in range(8)
+    ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        run_ids = list(pool.map(lambda job: log_trial(client, *job, strategy="caviar"), jobs))
+    assert len(set(run_ids)) == 16
+    for p, parent in enumerate(parents):
+        runs = children(client, parent)
+        assert len(runs) == 8
+        assert {r.data.tags["trial_key"] for r in runs} == {trial_key(parent, i) for i in range(8)}
+        rebuilt = find_logged_trials(client, parent)
+        assert rebuilt == {i: make_trial(100 * p + i) for i in range(8)}
+
+
+def test_logging_a_trial_twice_keeps_one_run(
+    module_store: tuple[MlflowClient, TrackingConfig],
+) -> None:
+    client, config = module_store
+    parent = new_search(client, config)
+    first = log_trial(client, parent, 3, make_trial(3))
+    again = log_trial(client, parent, 3, make_trial(3))
+    assert again == first
+    assert [r.info.run_id for r in children(client, parent)] == [first]
+
+
+def test_a_crashed_half_logged_trial_is_replaced(
+    module_store: tuple[MlflowClient, TrackingConfig],
+) -> None:
+    client, config = module_store
+    parent = new_search(client, config)
+    experiment_id = client.get_run(parent).info.experiment_id
+    tags = {"mlflow.parentRunId": parent, "trial_key": trial_key(parent, 0), "trial_index": "0"}
+    stale = client.create_run(experiment_id, tags=tags).info.run_id  # left RUNNING by a crash
+    assert find_logged_trials(client, parent) == {}
+    logged = log_trial(client, parent, 0, make_trial(0))
+    assert logged != stale
+    assert [r.info.run_id for r in children(client, parent)] == [logged]
+    assert client.get_run(stale).info.lifecycle_stage == "deleted"
+
+
+def test_diverged_trial_is_failed_with_its_reason(
+    module_store: tuple[MlflowClient, TrackingConfig],
+) -> None:
+    client, config = module_store
+    parent = new_search(client, config)
+    trial = make_trial(5, status="diverged")
+    run = client.get_run(log_trial(client, parent, 0, trial))
+    assert run.info.status == "FAILED"
+    assert run.data.tags["trial_status"] == "diverged"
+    assert run.data.tags["failure_reason"] == trial.error
+    ok_run = client.get_run(log_trial(client, parent, 1, make_trial(6)))
+    assert ok_run.info.status == "FINISHED"
+    assert "failure_reason" not in ok_run.data.tags
+
+
+def test_trial_params_curves_and_panda_decisions(
+    module_store: tuple[MlflowClient, TrackingConfig], tmp_path: Path
+) -> None:
+    client, config = module_store
+    parent = new_search(client, config, strategy="panda")
+    base = make_trial(9, epochs=300, round_=2)  # 4 curves x 300 epochs: more than one batch
+    decisions = [
+        {"segment": 1, "action": "keep", "learning_rate": 0.01},
+        {"segment": 2, "action": "decay", "learning_rate": 0.005},
+    ]
+    trial = TrialResult(**{**base.to_dict(), "extras": {"decisions": decisions}})
+    run_id = log_trial(client, parent, 0, trial, strategy="panda")
+    run = client.get_run(run_id)
+    expected = {k: str(v) for k, v in trial.params.items()}
+    assert run.data.params == {**expected, "seed": "9", "round": "2", "strategy": "panda"}
+    history = client.get_metric_history(run_id, "val_accuracy")
+    assert [m.step for m in history] == list(range(301))
+    assert run.data.metrics["val_accuracy"] == trial.metrics["val_accuracy"]
+    assert run.data.metrics["epochs"] == 300
+    assert len(client.get_metric_history(run_id, "learning_rate")) == 300
+    path = client.download_artifacts(run_id, "panda_decisions.json", str(tmp_path))
+    table = json.loads(Path(path).read_text())
+    assert table["columns"] == ["segment", "action", "learning_rate"]
+    assert [row[1] for row in table["data"]] == ["keep", "decay"]
+    assert find_logged_trials(client, parent) == {0: trial}
+
+
+def test_search_run_tags_space_and_datasets(
+    module_store: tuple[MlflowClient, TrackingConfig], tmp_path: Path
+) -> None:
+    client, config = module_store
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=30), "c": ["a", None, "b"] * 10, "y": [0, 1] * 15})
+    splits = {
+        "training": frame.iloc[:20],
+        "validation": frame.iloc[20:25],
+        "holdout": frame.iloc[25:],
+    }
+    run_id = new_search(
+        client, config, trigger="drift", drift_run_id="d" * 32, warm_start_run_id="w"
+    )
+    hashes = log_datasets(client, run_id, splits, label="y", source="/data/weather.csv")
+    run = client.get_run(run_id)
+    assert client.get_experiment(run.info.experiment_id).name == "shared-search"
+    tags = run.data.tags
+    assert (tags["trigger"], tags["strategy"], tags["seed"]) == ("drift", "caviar", "0")
+    assert (tags["drift_run_id"], tags["warm_start_run_id"]) == ("d" * 32, "w")
+    assert (tags["time_start"], tags["time_end"], tags["n_rows"]) == (
+        "2012-01-01",
+        "2013-12-31",
+        "100",
+    )
+    inputs = {
+        next(t.value for t in d.tags if t.key == "mlflow.data.context"): d
+        for d in run.inputs.dataset_inputs
+    }
+    assert set(inputs) == {"training", "validation", "holdout"}
+    for context, dataset_input in inputs.items():
+        sha = frame_sha256(splits[context])
+        assert hashes[context] == sha
+        assert dataset_input.dataset.digest == sha[:32]
+        assert {t.key: t.value for t in dataset_input.tags}["driftune.sha256"] == sha
+    path = client.download_artifacts(run_id, "search_space.json", str(tmp_path))
+    assert json.loads(Path(path).read_text()) == SPACE
+    with pytest.raises(ValueError, match="trigger"):
+        new_search(client, config, trigger="cron")
+
+
+def test_finish_search_run_summary_and_figures(
+    module_store: tuple[MlflowClient, TrackingConfig], tmp_path: Path
+) -> None:
+    client, config = module_store
+    parent = new_search(client, config)
+    trials = [make_trial(20 + i, round_=i // 3) for i in range(6)]
+    trials += [make_trial(30, status="diverged"), make_trial(31, status="failed")]
+    for index, trial in enumerate(trials):
+        log_trial(client, parent, index, trial)
+    finish_search_run(client, parent, trials)
+    run = client.get_run(parent)
+    assert run.info.status == "FINISHED"
+    counts = {k: run.data.metrics[k] for k in ("n_ok", "n_diverged", "n_failed", "n_trials")}
+    assert counts == {"n_ok": 6, "n_diverged": 1, "n_failed": 1, "n_trials": 8}
+    best = max(
+        range(6),
+        key=lambda i: (trials[i].metrics["val_accuracy"], -trials[i].metrics["val_log_loss"]),
+    )
+    assert run.data.tags["best_trial_index"] == str(best)
+    best_run = client.get_run(run.data.tags["best_trial_run_id"])
+    assert best_run.data.tags["trial_key"] == trial_key(parent, best)
+    assert math.isclose(run.data.metrics["best_val_accuracy"], trials[best].metrics["val_accuracy"])
+    figures = {f.path for f in client.list_artifacts(parent, "figures")}
+    assert figures == {
+        "figures/val_accuracy_vs_learning_rate.png",
+        "figures/learning_curves_top5.png",
+    }
+    png = client.download_artifacts(parent, "figures/learning_curves_top5.png", str(tmp_path))
+    assert Path(png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_search_without_an_ok_trial_ends_failed(
+    module_store: tuple[MlflowClient, TrackingConfig],
+) -> None:
+    client, config = module_store
+    parent = new_search(client, config)
+    finish_search_run(client, parent, [make_trial(1, status="diverged")])
+    run = client.get_run(parent)
+    assert run.info.status == "FAILED"
+    assert run.data.metrics["n_diverged"] == 1
+
+
+def test_tracking_config_refuses_file_stores_and_creates_nothing_until_used(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="sqlite"):
+        TrackingConfig(tracking_uri=str(tmp_path / "mlruns"))
+    config = TrackingConfig.local(tmp_path / "project", "rain")
+    assert config.tracking_uri == f"sqlite:///{tmp_path / 'project' / '.driftune' / 'mlflow.db'}"
+    assert config.artifact_location == (tmp_path / "project" / ".driftune" / "artifacts").as_uri()
+    assert config.experiment_name("search") == "rain-search"
+    assert not (tmp_path / "project").exists()
+    prepare_local_store(config)  # what make_client does before opening the store
+    assert (tmp_path / "project" / ".driftune").is_dir()
+    server = TrackingConfig("http://mlflow.internal:5000", None, "rain")
+    prepare_local_store(server)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
+
+
+def test_experiments_keep_their_artifacts_beside_the_store(
+    mlflow_client: MlflowClient, tracking_config: TrackingConfig
+) -> None:
+    experiment_id = ensure_experiment(mlflow_client, tracking_config, "search")
+    assert ensure_experiment(mlflow_client, tracking_config, "search") == experiment_id
+    experiment = mlflow_client.get_experiment(experiment_id)
+    assert experiment.name == "demo-search"
+    assert experiment.artifact_location == f"{tracking_config.artifact_location}/demo-search"
+    mlflow_client.delete_experiment(experiment_id)
+    assert ensure_experiment(mlflow_client, tracking_config, "search") == experiment_id
+    assert mlflow_client.get_experiment(experiment_id).lifecycle_stage == "active"
