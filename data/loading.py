@@ -105,6 +105,15 @@ def batches(spec: DatasetSpec, every: str | int | None = None) -> Iterator[Batch
         yield from _batches_by_period(frame, spec, rule)
 
 
+def recent_window(spec: DatasetSpec, periods: int) -> tuple[pd.DataFrame, list[str]]:
+    """The newest ``periods`` batches joined, time-ordered, with their batch ids."""
+    if periods < 1:
+        raise DataError(f"the training window needs at least one period, got {periods}")
+    newest = list(batches(spec))[-periods:]
+    frame = pd.concat([b.frame for b in newest], ignore_index=True)
+    return frame, [b.id for b in newest]
+
+
 def _batches_by_period(frame: pd.DataFrame, spec: DatasetSpec, rule: str) -> Iterator[Batch]:
     if spec.time is None:
         raise DataError(

@@ -75,6 +75,34 @@ def time_split(
     return split
 
 
+@dataclass(frozen=True)
+class EncodedSplit:
+    """A split's feature arrays after preprocessing fitted on its training rows only."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    preprocessor: ColumnTransformer
+
+
+def encode_split(split: Split, spec: DatasetSpec, features: FeatureSet) -> EncodedSplit:
+    """Fit the preprocessor on the training rows and encode training and validation with it.
+
+    The holdout stays raw: it is scored later by models that carry their own preprocessing.
+    """
+    X_train, y_train = features_and_labels(split.train, spec, features)
+    X_val, y_val = features_and_labels(split.validation, spec, features)
+    preprocessor = make_preprocessor(features).fit(X_train)
+    return EncodedSplit(
+        X_train=np.asarray(preprocessor.transform(X_train), dtype=np.float32),
+        y_train=y_train.to_numpy(),
+        X_val=np.asarray(preprocessor.transform(X_val), dtype=np.float32),
+        y_val=y_val.to_numpy(),
+        preprocessor=preprocessor,
+    )
+
+
 def require_classes(frame: pd.DataFrame, spec: DatasetSpec) -> None:
     """Training needs at least two label classes."""
     classes = frame[spec.label].dropna().unique()

@@ -26,7 +26,8 @@ class BNSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     ``divergence_`` (why it diverged, in words),
     ``n_epochs_`` and ``train_seconds_``. Labels of any type are encoded to class indices; the
     cross-entropy on the logits equals the one on one-hot targets. ``fit`` takes an optional
-    ``eval_set=(X_val, y_val)``, used instead of carving ``validation_fraction`` off ``X``.
+    ``eval_set=(X_val, y_val)``, used instead of carving ``validation_fraction`` off ``X``; its
+    labels join ``classes_`` even when the training rows lack them.
     """
 
     def __init__(
@@ -79,10 +80,13 @@ class BNSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         """Validate the data, build the network and return its Trainer, ready for segments."""
         X_arr, y_arr = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y_arr)
-        self._encoder = LabelEncoder().fit(y_arr)
+        if len(np.unique(y_arr)) < 2:
+            raise ValueError(f"need at least two classes to train, got {list(np.unique(y_arr))}")
+        # Classes seen only in the validation set still get an output: drifting data brings
+        # labels the training slice lacks, and validation must be able to count them as wrong.
+        seen = y_arr if eval_set is None else np.concatenate([y_arr, np.asarray(eval_set[1])])
+        self._encoder = LabelEncoder().fit(seen)
         self.classes_ = self._encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(f"need at least two classes to train, got {list(self.classes_)}")
         seed = _seed_from(self.random_state)
         x_tr, y_tr, x_val, y_val = self._split(
             X_arr, self._encoder.transform(y_arr), eval_set, seed
@@ -155,7 +159,7 @@ class BNSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         y = y.astype(np.int64)
         if eval_set is not None:
             X_val = validate_data(self, eval_set[0], dtype=np.float32, reset=False)
-            y_val = self._encode_known(np.asarray(eval_set[1]))
+            y_val = self._encoder.transform(np.asarray(eval_set[1])).astype(np.int64)
             return X, y, X_val, y_val
         if not self.validation_fraction:
             return X, y, None, None
@@ -164,12 +168,6 @@ class BNSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             X, y, test_size=self.validation_fraction, random_state=seed, stratify=stratify
         )
         return X_tr, y_tr, X_val, y_val
-
-    def _encode_known(self, y: NDArray[Any]) -> NDArray[np.int64]:
-        unknown = set(np.unique(y)) - set(self.classes_)
-        if unknown:
-            raise ValueError(f"eval_set holds labels never seen in training: {sorted(unknown)}")
-        return self._encoder.transform(y).astype(np.int64)  # type: ignore[no-any-return]
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -105,6 +105,17 @@ def test_eval_set_replaces_the_random_validation_split() -> None:
     assert last == pytest.approx(model.score(X[150:], y[150:]))
 
 
+def test_a_label_only_the_validation_set_has_becomes_a_class() -> None:
+    X, y = make_classification(n_samples=200, n_features=6, random_state=6)
+    labels = np.array(["rain", "sun"], dtype=object)[y]
+    y_val = labels[150:].copy()
+    y_val[:5] = "snow"  # drift brought a label the training slice never had
+    model = BNSoftmaxClassifier(max_epochs=3, random_state=0)
+    model.fit(X[:150], labels[:150], eval_set=(X[150:], y_val))
+    assert "snow" in list(model.classes_) and len(model.classes_) == 3
+    assert model.predict_proba(X[:3]).shape == (3, 3)
+
+
 def test_single_class_is_refused() -> None:
     with pytest.raises(ValueError, match="two classes"):
         BNSoftmaxClassifier().fit(np.zeros((10, 2)), np.ones(10))
