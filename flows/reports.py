@@ -1,0 +1,94 @@
+"""What flows tell people: summaries they return and Prefect artifacts shown in the Prefect UI."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from prefect.artifacts import create_markdown_artifact
+
+from data.drift_report import DriftReport
+from flows.gate import GateOutcome
+from flows.searches import SearchHandle
+from models.selection import TrialResult, ranked
+
+LEADERBOARD_ROWS = 10
+
+
+def retune_summary(
+    trigger: str,
+    handle: SearchHandle,
+    results: Sequence[TrialResult],
+    best: TrialResult,
+    verdict: GateOutcome,
+) -> dict[str, Any]:
+    """A plain, JSON-ready account of one retune (the flow's return value)."""
+    decision = verdict.decision
+    return {
+        "trigger": trigger,
+        "search_run_id": handle.run_id,
+        "resumed": handle.resumed,
+        "trials": len(results),
+        "ok": sum(r.status == "ok" for r in results),
+        "diverged": sum(r.status == "diverged" for r in results),
+        "failed": sum(r.status == "failed" for r in results),
+        "best_params": dict(best.params),
+        "best_val_accuracy": best.metrics.get("val_accuracy"),
+        "version": verdict.version,
+        "promoted": decision.promote,
+        "reason": decision.reason,
+        "challenger_accuracy": verdict.challenger_accuracy,
+        "champion_accuracy": verdict.champion_accuracy,
+        "probability_better": decision.probability,
+    }
+
+
+def leaderboard_markdown(results: Sequence[TrialResult], verdict: GateOutcome) -> str:
+    lines = [
+        f"### Promotion: {'promoted' if verdict.decision.promote else 'refused'} "
+        f"(version {verdict.version})",
+        "",
+        verdict.decision.reason,
+        "",
+        "| rank | round | val accuracy | val log-loss | learning rate | layers | units | batch |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for rank, trial in enumerate(ranked(results)[:LEADERBOARD_ROWS], start=1):
+        p, m = trial.params, trial.metrics
+        lines.append(
+            f"| {rank} | {trial.round} | {_num(m.get('val_accuracy'))} | "
+            f"{_num(m.get('val_log_loss'))} | {_num(p.get('learning_rate'), '.2e')} | "
+            f"{p.get('n_layers', '')} | {p.get('hidden_units', '')} | {p.get('batch_size', '')} |"
+        )
+    failed = [t for t in results if t.status != "ok"]
+    if failed:
+        lines += ["", f"{len(failed)} trial(s) diverged or failed; first: {failed[0].error}"]
+    return "\n".join(lines)
+
+
+def publish_leaderboard(project: str, results: Sequence[TrialResult], verdict: GateOutcome) -> None:
+    create_markdown_artifact(
+        leaderboard_markdown(results, verdict),
+        key=_key(f"{project}-leaderboard"),
+        description=f"{project}: search leaderboard and promotion decision",
+    )
+
+
+def publish_drift(project: str, batch_id: str, report: DriftReport) -> None:
+    verdict = "**drift detected**" if report.drifted else "no drift"
+    markdown = f"### Batch {batch_id}: {verdict}\n\n```\n{report.summary()}\n```"
+    create_markdown_artifact(
+        markdown, key=_key(f"{project}-drift"), description=f"{project}: drift check"
+    )
+
+
+def _key(text: str) -> str:
+    # Prefect artifact keys allow lowercase letters, digits and dashes only.
+    return "".join(c if c.isalnum() else "-" for c in text.lower())
+
+
+def _num(value: Any, spec: str = ".3f") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return format(value, spec)

@@ -1,0 +1,107 @@
+"""@flow retune: window -> search (resumable, warm-started) -> refit -> register -> gate."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from mlflow import MlflowClient
+from prefect import flow, get_run_logger
+from pydantic import BaseModel, ConfigDict
+
+from data.profile import ReferenceProfile
+from data.window import TrainingData
+from flows import execution, gate, reports, searches, tasks
+from flows.config import ProjectConfig, load_config
+from flows.locking import retune_lock
+from flows.packaging import Scorer
+from flows.project import open_store
+from flows.registry import ChampionInfo, load_champion_model
+from flows.tracking import TrackingConfig
+from models.selection import TrialResult
+from models.strategies import warm_start
+
+
+class RetuneRequest(BaseModel):
+    """What starts a retune: the project config, why, and the drift check that asked for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config_path: str
+    trigger: Literal["drift", "schedule", "manual"] = "manual"
+    drift_run_id: str | None = None
+
+
+@flow(name="retune", log_prints=False)
+def retune(request: RetuneRequest) -> dict[str, Any]:
+    """Search the hyperparameters afresh on the newest data and promote only a better model."""
+    config = load_config(request.config_path)
+    with retune_lock(config.name, wait_s=config.runner.wait_for_lock_s):
+        data = tasks.prepare_data(
+            config.spec(),
+            periods=config.window.periods,
+            validation=config.window.validation,
+            holdout=config.window.holdout,
+        )
+        tracking, client = open_store(config)
+        champion = tasks.read_champion(client, tracking)
+        handle, results, best, scorer = _search(config, data, client, tracking, request, champion)
+        model = tasks.log_candidate(client, handle.run_id, data, scorer, best)
+        champion_model = None if champion is None else load_champion_model(client, tracking)
+        verdict = tasks.apply_gate(
+            client,
+            tracking,
+            config,
+            data,
+            model,
+            search_run_id=handle.run_id,
+            predictions=gate.holdout_predictions(data, scorer, champion_model),
+        )
+        reports.publish_leaderboard(config.name, results, verdict)
+        get_run_logger().info("retune %s: %s", config.name, verdict.decision.reason)
+        return reports.retune_summary(request.trigger, handle, results, best, verdict)
+
+
+def _search(
+    config: ProjectConfig,
+    data: TrainingData,
+    client: MlflowClient,
+    tracking: TrackingConfig,
+    request: RetuneRequest,
+    champion: ChampionInfo | None,
+) -> tuple[searches.SearchHandle, list[TrialResult], TrialResult, Scorer]:
+    """Warm-start, open (or resume) the search run, train the trials, close the run."""
+    previous = searches.latest_finished_search(client, tracking)
+    previous_trials = [] if previous is None else list(tasks.read_trials(client, previous).values())
+    champion_config = searches.champion_params(client, champion)
+    initial = warm_start(previous_trials, champion_config, config.search.warm_start_k)
+    handle = tasks.open_search(
+        client,
+        tracking,
+        config,
+        data,
+        trigger=request.trigger,
+        initial=initial,
+        drift_run_id=request.drift_run_id,
+        warm_start_run_id=previous,
+    )
+    if handle.resumed:
+        get_run_logger().info(
+            "resuming search %s: %d trials already logged", handle.run_id, len(handle.completed)
+        )
+    strategy = config.search.strategy
+    budget = config.search.rounds * config.search.trials_per_round if strategy == "caviar" else 1
+    logger = execution.TrialLogger(client, handle.run_id, strategy, budget)
+    if strategy == "caviar":
+        outcome = execution.run_caviar(
+            config, data, logger, initial=initial, completed=dict(handle.completed)
+        )
+        results, best = list(outcome.results), outcome.best
+        scorer = tasks.refit_candidate(config, data, best)
+    else:
+        sitter, proposal = execution.panda_start(config, data, initial)
+        best = logger(proposal, execution.run_panda(sitter))
+        results, scorer = [best], gate.babysat_candidate(data, sitter.model)
+    tasks.close_search(client, handle.run_id, results)
+    profile = ReferenceProfile.from_frame(data.reference, data.spec)
+    tasks.save_profile(client, handle.run_id, profile)
+    return handle, results, best, scorer

@@ -1,0 +1,64 @@
+"""Core functions as Prefect tasks: ``task(fn)``, retries only where the work is idempotent I/O.
+
+Nothing here holds maths; caching is off because the inputs are arrays and models that Prefect
+would otherwise hash on every call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from data.window import prepare_training_data
+from flows import gate, monitoring, registry, searches, trials
+from flows.tracking import finish_search_run
+from models.babysitter import Babysitter
+from models.driver import safe_train
+from models.strategies import Decision
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def compute(fn: F, name: str, **options: Any) -> Any:
+    """A task for pure computation: no retries (a retry would fail the same way)."""
+    return task(fn, name=name, cache_policy=NO_CACHE, **options)
+
+
+def io(fn: F, name: str, **options: Any) -> Any:
+    """A task for idempotent MLflow I/O: three retries with exponential backoff (1, 2, 4 s)."""
+    return task(
+        fn,
+        name=name,
+        cache_policy=NO_CACHE,
+        retries=3,
+        retry_delay_seconds=exponential_backoff(backoff_factor=1),
+        **options,
+    )
+
+
+def babysit_segment(babysitter: Babysitter) -> Decision:
+    """Train one panda segment and return the babysitter's decision."""
+    return babysitter.step()
+
+
+prepare_data = compute(prepare_training_data, "prepare-training-data")
+train_trial = compute(safe_train, "train-trial", task_run_name="trial-{proposal.index}")
+panda_segment = compute(babysit_segment, "panda-segment")
+
+log_trial = io(trials.log_trial, "log-trial", task_run_name="log-trial-{index}")
+open_search = io(searches.open_search, "open-search")
+read_champion = io(registry.champion, "read-champion")
+read_trials = io(trials.find_logged_trials, "read-trials")
+close_search = io(finish_search_run, "close-search")
+save_profile = io(searches.log_reference_profile, "save-reference-profile")
+refit_candidate = compute(gate.refit_candidate, "refit-candidate")
+# Logging a model and moving aliases are not idempotent: a retry could register a second
+# version or promote twice, so these run once and fail loudly.
+log_candidate = compute(gate.log_candidate, "log-candidate")
+apply_gate = compute(gate.apply_gate, "promotion-gate")
+drift_report = compute(monitoring.drift_report, "drift-report")
+log_drift = io(monitoring.log_drift_check, "log-drift-check")
