@@ -1,31 +1,103 @@
-"""`driftune demo`: the main job end to end on the shipped seattle-weather data."""
+"""`driftune demo`: the whole loop on seattle-weather, replaying 2013-2015 as arriving batches.
+
+A first tune on 2012 makes the champion. Then each later year lands as a new file in the demo's
+incoming folder; a drift check compares it with the champion's reference; drift starts a
+warm-started retune, and the gate decides. Every run starts clean: the demo folder
+(``.driftune/demo`` by default) is removed first, so running it twice gives the same story.
+"""
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.table import Table
-from sklearn.pipeline import make_pipeline
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from data import DatasetSpec, features_and_labels, load, make_preprocessor, resolve_features
+import yaml
+
+from data.loading import load
 from data.samples import sample_path
-from models import BNSoftmaxClassifier
+from data.schema import DatasetSpec
+from flows.check_drift import DriftCheckRequest, check_drift
+from flows.config import load_config
+from flows.project import tracking_config
+from flows.retune import RetuneRequest, retune
 
-SEATTLE = DatasetSpec(path=sample_path("seattle-weather.csv"), label="weather", time="date")
+FIRST_YEAR, REPLAYED_YEARS = 2012, (2013, 2014, 2015)
 
 
-def baseline_demo(console: Console, *, seed: int = 0) -> float:
-    """Train on 2012-2013, report accuracy on the 2014 holdout; returns that accuracy."""
-    frame = load(SEATTLE)
-    features = resolve_features(SEATTLE, frame)
-    years = frame[SEATTLE.time].dt.year  # type: ignore[index]
-    X_train, y_train = features_and_labels(frame[years.isin([2012, 2013])], SEATTLE, features)
-    X_test, y_test = features_and_labels(frame[years == 2014], SEATTLE, features)
-    model = make_pipeline(make_preprocessor(features), BNSoftmaxClassifier(random_state=seed))
-    model.fit(X_train, y_train)
-    accuracy = float(model.score(X_test, y_test))
-    table = Table(title="seattle-weather: train 2012-2013, holdout 2014")
-    for column in ("train rows", "holdout rows", "epochs", "holdout accuracy"):
-        table.add_column(column, justify="right")
-    table.add_row(str(len(X_train)), str(len(X_test)), str(model[-1].n_epochs_), f"{accuracy:.3f}")
-    console.print(table)
-    return accuracy
+@dataclass(frozen=True)
+class DemoBudget:
+    rounds: int = 3
+    trials_per_round: int = 6
+    max_epochs: int = 40
+
+
+def write_demo_project(workdir: Path, budget: DemoBudget) -> Path:
+    """A fresh project folder: config, an empty incoming folder; returns the config path."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    (workdir / "incoming").mkdir(parents=True)
+    config = {
+        "name": "seattle-weather-demo",
+        "dataset": {"path": "incoming", "label": "weather", "time": "date", "every": "file"},
+        "window": {"periods": 1, "validation": 0.2, "holdout": 0.25},
+        "search": {
+            "strategy": "caviar",
+            "rounds": budget.rounds,
+            "trials_per_round": budget.trials_per_round,
+            "top_k": 3,
+            "seed": 0,
+            "fixed": {"max_epochs": budget.max_epochs, "patience": 8},
+        },
+    }
+    path = workdir / "driftune.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def land_year(workdir: Path, year: int) -> None:
+    """A new batch arrives: one calendar year of seattle-weather as its own file."""
+    spec = DatasetSpec(path=sample_path("seattle-weather.csv"), label="weather", time="date")
+    frame = load(spec)
+    rows = frame[frame["date"].dt.year == year]
+    rows.to_csv(workdir / "incoming" / f"{year}.csv", index=False)
+
+
+def run_demo(workdir: Path, budget: DemoBudget = DemoBudget()) -> dict[str, Any]:
+    """Play the story; returns the first tune, one row per replayed year, paths and timing."""
+    started = time.perf_counter()
+    config_path = write_demo_project(workdir, budget)
+    land_year(workdir, FIRST_YEAR)
+    first = retune(RetuneRequest(config_path=str(config_path), trigger="manual"))
+    rows = []
+    for year in REPLAYED_YEARS:
+        land_year(workdir, year)
+        check = check_drift(DriftCheckRequest(config_path=str(config_path)))
+        rows.append(_row(year, check))
+    tracking = tracking_config(load_config(config_path))
+    return {
+        "first": first,
+        "rows": rows,
+        "config_path": config_path,
+        "tracking_uri": tracking.tracking_uri,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _row(year: int, check: dict[str, Any]) -> dict[str, Any]:
+    report, retuned = check.get("report"), check.get("retune") or {}
+    performance = getattr(report, "performance", None)
+    return {
+        "batch": str(year),
+        "drifted": bool(check.get("drifted")),
+        "top_features": list(getattr(report, "drifted_features", ()))[:3],
+        "multivariate": bool(report and report.multivariate and report.multivariate.drifted),
+        "stale_accuracy": None if performance is None else performance.accuracy,
+        "baseline_accuracy": None if performance is None else performance.baseline_accuracy,
+        "champion_holdout": retuned.get("champion_accuracy"),
+        "challenger_holdout": retuned.get("challenger_accuracy"),
+        "promoted": retuned.get("promoted"),
+        "reason": retuned.get("reason") or retuned.get("refused") or "no drift: no retune",
+        "version": retuned.get("version"),
+    }

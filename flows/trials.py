@@ -26,7 +26,7 @@ TrialSet = Mapping[int, TrialResult]
 TRIAL_FILE = "trial.json"
 DECISIONS_FILE = "panda_decisions.json"
 CURVES = ("train_loss", "val_loss", "val_accuracy", "learning_rate")
-BATCH_LIMIT = 1000  # metrics per log_batch call: MLflow's documented maximum
+BATCH_LIMIT = 1000  # metrics and params per log_batch call: MLflow's documented maximum
 TERMINAL = ("FINISHED", "FAILED", "KILLED")
 
 
@@ -81,8 +81,12 @@ def _log_contents(client: MlflowClient, run_id: str, result: TrialResult, strate
     if strategy:
         params["strategy"] = strategy
     metrics = _metrics(result)
-    client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
-    for start in range(0, len(metrics), BATCH_LIMIT):
+    # Params share the first call with as many metrics as fit: every call is a commit.
+    first = BATCH_LIMIT - len(params)
+    client.log_batch(
+        run_id, metrics=metrics[:first], params=[Param(k, str(v)) for k, v in params.items()]
+    )
+    for start in range(first, len(metrics), BATCH_LIMIT):
         client.log_batch(run_id, metrics=metrics[start : start + BATCH_LIMIT])
     client.log_text(run_id, json.dumps(result.to_dict(), default=_plain), TRIAL_FILE)
     decisions = result.extras.get("decisions")

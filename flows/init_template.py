@@ -1,0 +1,100 @@
+"""`driftune init`: a commented example config for one of the shipped datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from data.errors import ConfigError
+from data.samples import sample_path
+
+SAMPLES = {
+    "seattle-weather": {
+        "file": "seattle-weather.csv",
+        "label": "weather",
+        "time": "date",
+        "every": '"YS"          # one batch a calendar year',
+    },
+    "rainfall": {
+        "file": "rainfall.csv",
+        "label": "rain",
+        "time": None,
+        "every": "1000            # no time column: one batch every 1,000 rows",
+    },
+}
+
+TEMPLATE = """\
+# driftune project config. Relative paths are relative to this file's folder.
+name: {name}                 # names the MLflow experiments and the registered model
+
+dataset:
+  path: {path}               # a CSV or Parquet file, or a folder of batch files
+  label: {label}             # the column to predict
+  time: {time}               # the time column; null = rows are already in time order
+  # features: [a, b]         # default: every column but the label and the time
+  # numeric: [a]             # default: inferred from the dtypes
+  # categorical: [b]
+  every: {every}
+  # every: "MS" monthly, "W" weekly, "file" one batch per file, or a row count
+
+window:
+  periods: 1                 # each retune trains on the newest N batches
+  validation: 0.2            # then the next-newest rows validate the trials
+  holdout: 0.25              # and the newest rows judge the promotion
+
+search:
+  strategy: caviar           # caviar: many models in parallel; panda: babysit one model
+  rounds: 3                  # coarse-to-fine: round 1 samples the whole space, later rounds zoom
+  trials_per_round: 6
+  top_k: 3                   # each zoom centres on the best k trials so far
+  seed: 0
+  max_consecutive_failures: 5
+  warm_start_k: 2            # re-train the champion's and the last search's top-k configs first
+  fixed: {{max_epochs: 40, patience: 8}}
+  # space:                   # default: learning_rate LogUniform(1e-4, 1e-1), momentum
+  #                          # LogOneMinus(0.8, 0.999), n_layers IntUniform(1, 4), hidden_units
+  #                          # IntUniform(16, 256), batch_size PowerOfTwo(16, 512)
+  panda: {{segments: 6, epochs_per_segment: 5}}   # add schedule: [0.01, 0.003, ...] to steer
+
+drift:
+  alpha: 0.05                # after multiple-testing correction
+  correction: holm           # holm, bh, bonferroni or null
+  min_effect: 0.1            # ignore shifts smaller than this effect size
+  accuracy_drop: true        # a significant drop of the champion's accuracy counts as drift
+
+promotion:
+  min_gain: 0.0              # accuracy points the challenger must gain on the holdout
+  confidence: 0.95           # bootstrap probability that the challenger is better
+
+tracking:
+  uri: null                  # null: sqlite:///<this folder>/.driftune/mlflow.db
+  # uri: http://mlflow.internal:5000
+
+runner:
+  kind: threads              # or dask, with dask_address: tcp://scheduler:8786
+  max_workers: null          # parallel trials; null: one per core
+  wait_for_lock_s: 0         # a second retune of the same model is refused at once
+
+schedules:
+  drift_check: "0 * * * *"   # hourly
+  retune: "0 3 * * 0"        # weekly, even without drift
+  timezone: UTC
+"""
+
+
+def render_example(sample: str) -> str:
+    if sample not in SAMPLES:
+        raise ConfigError(f"unknown sample {sample!r}; choose one of {sorted(SAMPLES)}")
+    chosen = SAMPLES[sample]
+    return TEMPLATE.format(
+        name=sample,
+        path=sample_path(str(chosen["file"])),
+        label=chosen["label"],
+        time=chosen["time"] or "null",
+        every=chosen["every"],
+    )
+
+
+def write_example(path: Path, sample: str, *, force: bool = False) -> None:
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists already (use --force to overwrite it)")
+    path.write_text(render_example(sample))

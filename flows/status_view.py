@@ -1,0 +1,70 @@
+"""Rendering `driftune status` as rich tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from flows.config import load_config
+from flows.project import open_store
+from flows.status import project_status
+
+
+def show_status(console: Console, config_path: Path) -> None:
+    config = load_config(config_path)
+    tracking, client = open_store(config)
+    status = project_status(client, tracking)
+    console.print(f"[bold]{config.name}[/]  store: {tracking.tracking_uri}")
+    champion = status.champion
+    if champion is None:
+        console.print("no champion yet: run `driftune tune`")
+    else:
+        metrics = ", ".join(f"{k} {v:.3f}" for k, v in champion.holdout_metrics.items())
+        console.print(
+            f"champion: version {champion.version} ({metrics}); previous-champion: "
+            f"{champion.previous_version or '-'}; data sha256 {champion.data_sha256[:12]}"
+        )
+    checks = Table(title="recent drift checks")
+    for column in ("when", "batch", "verdict", "drifted features"):
+        checks.add_column(column)
+    for check in status.checks:
+        checks.add_row(
+            _when(check["started"]),
+            check["batch_id"],
+            check["verdict"],
+            check["drifted_features"] or "-",
+        )
+    searches = Table(title="recent searches")
+    for column in ("when", "trigger", "strategy", "status", "trials", "best val acc"):
+        searches.add_column(column)
+    for search in status.searches:
+        searches.add_row(
+            _when(search["started"]),
+            search["trigger"],
+            search["strategy"],
+            search["status"],
+            f"{search.get('n_trials', 0):.0f}",
+            f"{search.get('best_val_accuracy', float('nan')):.3f}",
+        )
+    audit = Table(title="audit trail (oldest first)")
+    for column in ("when", "event", "version", "previous", "who", "why"):
+        audit.add_column(column, overflow="fold")
+    for record in status.audit:
+        audit.add_row(
+            record.when,
+            record.event,
+            record.version,
+            record.previous or "-",
+            record.who,
+            record.reason,
+        )
+    console.print(checks, searches, audit)
+
+
+def _when(millis: int | None) -> str:
+    if not millis:
+        return "-"
+    return datetime.fromtimestamp(millis / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
