@@ -3,6 +3,8 @@
 This package holds code; the shipped demo datasets lie in data/samples/.
 """
 
+from data.drift import detect_drift, performance_drift
+from data.drift_report import DriftReport, FeatureDrift, PerformanceDrift
 from data.errors import (
     AllMissingError,
     ConfigError,
@@ -18,6 +20,7 @@ from data.errors import (
 from data.lineage import frame_sha256
 from data.loading import Batch, batches, load, read_table
 from data.preprocessing import Split, features_and_labels, make_preprocessor, time_split
+from data.profile import ReferenceProfile
 from data.samples import SAMPLES_DIR, sample_path
 from data.schema import DatasetSpec, FeatureSet, resolve_features
 
@@ -28,20 +31,26 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DatasetSpec",
+    "DriftReport",
     "DriftuneError",
     "DtypeError",
     "EmptyDataError",
+    "FeatureDrift",
     "FeatureSet",
     "MissingColumnError",
     "MissingFileError",
+    "PerformanceDrift",
+    "ReferenceProfile",
     "Split",
     "TimeParseError",
     "TooFewClassesError",
     "batches",
+    "detect_drift",
     "features_and_labels",
     "frame_sha256",
     "load",
     "make_preprocessor",
+    "performance_drift",
     "read_table",
     "resolve_features",
     "sample_path",
