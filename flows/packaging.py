@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from importlib import metadata
@@ -271,4 +272,8 @@ def load_model(client: MlflowClient, artifact_uri: str) -> PyFuncModel:
         )
         # load_context reads every artifact into memory, so the folder may go afterwards.
         model: PyFuncModel = mlflow.pyfunc.load_model(local)
+        # MLflow prepended the model's code/ folder to sys.path; in this process flows, models
+        # and data are imported already, so drop the entry rather than leave one per load.
+        code = str(Path(local) / "code")
+        sys.path[:] = [entry for entry in sys.path if entry != code]
         return model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import mlflow.pyfunc
@@ -156,7 +157,9 @@ def test_log_model_through_the_client_and_load_it(
     assert logged.status.to_int() == logged.status.READY.to_int()
     assert logged.source_run_id == run_id
     assert logged.params["hidden_units"] == "8"
+    before = list(sys.path)
     model = load_model(client, logged.artifact_location)
+    assert sys.path == before
     new, _ = raw_frame(20, seed=4)
     out = model.predict(new)
     expected = estimator.predict(preprocessor.transform(new))
