@@ -73,7 +73,10 @@ def _search(
     previous = searches.latest_finished_search(client, tracking)
     previous_trials = [] if previous is None else list(tasks.read_trials(client, previous).values())
     champion_config = searches.champion_params(client, champion)
-    initial = warm_start(previous_trials, champion_config, config.search.warm_start_k)
+    # The champion's configuration comes first; what does not fit in round 1 is left out.
+    initial = warm_start(previous_trials, champion_config, config.search.warm_start_k)[
+        : config.search.trials_per_round
+    ]
     handle = tasks.open_search(
         client,
         tracking,

@@ -1,0 +1,134 @@
+"""The flows against real Prefect (one temporary server) and a real SQLite MLflow store."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from flows import execution, progress
+from flows.audit import list_audit
+from flows.check_drift import DriftCheckRequest, check_drift
+from flows.config import load_config
+from flows.locking import RetuneBusyError
+from flows.project import open_store
+from flows.registry import champion
+from flows.retune import RetuneRequest, retune
+from flows.tracking import all_runs, ensure_experiment
+from tests.flow_tests.projects import TINY_SEARCH, batch, land, make_project
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+BUDGET = TINY_SEARCH["rounds"] * TINY_SEARCH["trials_per_round"]
+
+
+def _store(config_path: Path) -> tuple[Any, MlflowClient]:
+    return open_store(load_config(config_path))
+
+
+def _search_runs(config_path: Path) -> list[Any]:
+    tracking, client = _store(config_path)
+    experiment = ensure_experiment(client, tracking, "search")
+    return all_runs(client, [experiment], "tags.`driftune.kind` = 'search'")
+
+
+def _trial_runs(config_path: Path, search_run_id: str) -> list[Any]:
+    tracking, client = _store(config_path)
+    experiment = ensure_experiment(client, tracking, "search")
+    return all_runs(client, [experiment], f"tags.mlflow.parentRunId = '{search_run_id}'")
+
+
+@pytest.fixture
+def project(tmp_path: Path, template_store: Path) -> Path:
+    config_path = make_project(tmp_path, template_store)
+    land(tmp_path, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
+    return config_path
+
+
+def test_retune_leaves_one_search_run_its_trials_and_a_champion(project: Path) -> None:
+    summary = retune(RetuneRequest(config_path=str(project)))
+    searches = _search_runs(project)
+    assert len(searches) == 1 and searches[0].info.status == "FINISHED"
+    assert searches[0].data.tags["trigger"] == "manual"
+    trials = _trial_runs(project, searches[0].info.run_id)
+    assert len(trials) == BUDGET == summary["trials"]
+    assert len({run.data.tags["trial_key"] for run in trials}) == BUDGET
+    tracking, client = _store(project)
+    info = champion(client, tracking)
+    assert info is not None and info.version == summary["version"] == "1"
+    assert info.search_run_id == searches[0].info.run_id
+    assert summary["promoted"] and "no champion" in summary["reason"]
+
+
+def test_check_drift_starts_no_retune_without_drift_and_one_with_it(project: Path) -> None:
+    retune(RetuneRequest(config_path=str(project)))
+    root = project.parent
+
+    land(root, "b-2024-02", batch(np.random.default_rng(1), "2024-02-01"))
+    calm = check_drift(DriftCheckRequest(config_path=str(project)))
+    assert calm["batch_id"] == "b-2024-02.csv" and not calm["drifted"]
+    assert calm["retune"] is None
+    assert len(_search_runs(project)) == 1
+
+    again = check_drift(DriftCheckRequest(config_path=str(project)))
+    assert again["status"] == "nothing new"
+
+    land(root, "c-2024-03", batch(np.random.default_rng(2), "2024-03-01", shift=1.5))
+    stormy = check_drift(DriftCheckRequest(config_path=str(project)))
+    assert stormy["drifted"] and "x1" in stormy["report"].drifted_features
+    drift_searches = [r for r in _search_runs(project) if r.data.tags["trigger"] == "drift"]
+    assert len(drift_searches) == 1
+    assert drift_searches[0].data.tags["drift_run_id"] == stormy["drift_run_id"]
+    assert stormy["retune"]["search_run_id"] == drift_searches[0].info.run_id
+
+
+def test_two_concurrent_retunes_never_promote_twice(project: Path) -> None:
+    outcomes: list[Any] = []
+
+    def attempt() -> None:
+        try:
+            outcomes.append(retune(RetuneRequest(config_path=str(project))))
+        except RetuneBusyError as busy:
+            outcomes.append(busy)
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refused = [o for o in outcomes if isinstance(o, RetuneBusyError)]
+    assert len(outcomes) == 2 and len(refused) == 1
+    assert "already running" in str(refused[0])
+    tracking, client = _store(project)
+    promotions = [r for r in list_audit(client, tracking) if r.event == "promote"]
+    assert len(promotions) == 1
+
+
+def test_a_killed_retune_resumes_without_retraining_logged_trials(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_call = execution.TrialLogger.__call__
+    logged: list[int] = []
+
+    def crash_after_three(self: execution.TrialLogger, proposal: Any, result: Any) -> Any:
+        if len(logged) == 3:
+            raise KeyboardInterrupt("killed mid-search")  # what a kill looks like in-process
+        logged.append(proposal.index)
+        return real_call(self, proposal, result)
+
+    monkeypatch.setattr(execution.TrialLogger, "__call__", crash_after_three)
+    with pytest.raises(BaseException, match="killed mid-search"):
+        retune(RetuneRequest(config_path=str(project)))
+    monkeypatch.setattr(execution.TrialLogger, "__call__", real_call)
+
+    trained_again: list[int] = []
+    with progress.listening(lambda done, budget, result: trained_again.append(done)):
+        summary = retune(RetuneRequest(config_path=str(project)))
+    assert summary["resumed"]
+    assert len(trained_again) == BUDGET - 3
+    trials = _trial_runs(project, summary["search_run_id"])
+    assert sorted(int(r.data.tags["trial_index"]) for r in trials) == list(range(BUDGET))
+    assert len(_search_runs(project)) == 1
