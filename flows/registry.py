@@ -29,7 +29,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PyFuncModel
 
 from data.errors import DriftuneError
-from flows.audit import AuditRecord, audit_exists, list_audit, new_record, write_audit
+from flows.audit import AuditRecord, audit_exists, new_record, write_audit
+from flows.audit import list_audit as list_audit  # re-exported: the registry's history
 from flows.packaging import LoggedModelRef, load_model
 from flows.tracking import TrackingConfig
 from models.selection import PromotionDecision
@@ -327,25 +328,3 @@ def _ensure_registered_model(client: MlflowClient, name: str) -> None:
     except MlflowException as error:  # another process registered it first
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-
-
-__all__ = [
-    "CHAMPION",
-    "PENDING_TAG",
-    "PREVIOUS",
-    "AuditRecord",
-    "ChallengerEvaluationError",
-    "ChampionInfo",
-    "MissingMetricError",
-    "NoChampionError",
-    "RegistryError",
-    "apply_decision",
-    "champion",
-    "list_audit",
-    "load_champion_model",
-    "promote",
-    "refuse",
-    "register_candidate",
-    "repair",
-    "rollback",
-]
