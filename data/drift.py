@@ -56,20 +56,12 @@ def detect_drift(
     / reference std (numeric), PSI (categorical, label), Cohen's h (missing rate), 2 * AUC - 1
     (multivariate).
     """
-    _check_settings(alpha, correction, min_effect, max_rows)
-    if isinstance(reference, ReferenceProfile):
-        profile = reference
-        if features is not None:
-            names = features.all if isinstance(features, FeatureSet) else tuple(features)
-            profile = profile.restrict(names)
-    else:
-        profile = ReferenceProfile.from_frame(
-            reference, features=features, label=label, seed=seed, max_rows=max_rows
-        )
+    _check_settings(alpha, correction, min_effect, max_rows, seed)
+    profile = _as_profile(reference, features, label, seed, max_rows)
     batch = summarise(
         current,
         profile.features,
-        profile.label if label is None else label,
+        profile.label,
         side="current batch",
         rng=np.random.default_rng([seed, CURRENT_STREAM]),
         seed=seed,
@@ -81,15 +73,9 @@ def detect_drift(
     rows += missing_rows(profile, batch)
     label_test = label_row(profile, batch)
     domain = _multivariate_row(profile, batch, seed, notes) if multivariate else None
-    tests = [*rows, *(r for r in (label_test, domain) if r is not None)]
-    corrected = adjust_p_values([r.p_value for r in tests], correction)
-    decided = [
-        replace(r, p_corrected=float(p), drifted=bool(p < alpha and r.effect >= min_effect))
-        for r, p in zip(tests, corrected, strict=True)
-    ]
-    features_out = tuple(decided[: len(rows)])
-    label_out = decided[len(rows)] if label_test is not None else None
-    domain_out = decided[-1] if domain is not None else None
+    decided = _decide([*rows, label_test, domain], correction, alpha, min_effect)
+    features_out = tuple(r for r in decided[: len(rows)] if r is not None)
+    label_out, domain_out = decided[len(rows) :]
     return DriftReport(
         features=features_out,
         multivariate=domain_out,
@@ -110,8 +96,49 @@ def detect_drift(
     )
 
 
+def _as_profile(
+    reference: pd.DataFrame | ReferenceProfile,
+    features: FeatureSet | Sequence[str] | None,
+    label: str | None,
+    seed: int,
+    max_rows: int | None,
+) -> ReferenceProfile:
+    """The reference as a profile: built from a frame exactly as ``from_frame`` would."""
+    if not isinstance(reference, ReferenceProfile):
+        return ReferenceProfile.from_frame(
+            reference, features=features, label=label, seed=seed, max_rows=max_rows
+        )
+    if label is not None and label != reference.label:
+        raise ConfigError(
+            f"label {label!r} differs from the profile's label {reference.label!r}; "
+            "a profile carries its own label"
+        )
+    if features is None:
+        return reference
+    return reference.restrict(features.all if isinstance(features, FeatureSet) else features)
+
+
+def _decide(
+    tests: list[FeatureDrift | None], correction: str | None, alpha: float, min_effect: float
+) -> list[FeatureDrift | None]:
+    """Correct every p-value together, then drifted = corrected p < alpha and effect is big
+    enough. Tests that did not run (None) stay None."""
+    ran = [t for t in tests if t is not None]
+    corrected = iter(adjust_p_values([t.p_value for t in ran], correction))
+    decided: list[FeatureDrift | None] = []
+    for test in tests:
+        if test is None:
+            decided.append(None)
+            continue
+        p = float(next(corrected))
+        decided.append(
+            replace(test, p_corrected=p, drifted=p < alpha and test.effect >= min_effect)
+        )
+    return decided
+
+
 def _check_settings(
-    alpha: float, correction: str | None, min_effect: float, max_rows: int | None
+    alpha: float, correction: str | None, min_effect: float, max_rows: int | None, seed: int
 ) -> None:
     if not 0 < alpha < 1:
         raise ConfigError(f"alpha must lie between 0 and 1, got {alpha}")
@@ -121,6 +148,8 @@ def _check_settings(
         raise ConfigError(f"min_effect must be zero or more, got {min_effect}")
     if max_rows is not None and max_rows < 2:
         raise ConfigError(f"max_rows must be at least 2 (or None for no cap), got {max_rows}")
+    if seed < 0:
+        raise ConfigError(f"seed must be zero or more, got {seed}")
 
 
 def _multivariate_row(

@@ -142,10 +142,13 @@ def compare_counts(reference: Mapping[str, int], current: Mapping[str, int]) -> 
     effect = psi(ref, cur)
     if len(categories) < 2:
         return TestResult(statistic=0.0, p_value=1.0, effect=effect)
-    result = stats.chi2_contingency(np.vstack((ref, cur)), correction=False)
-    return TestResult(
-        statistic=float(result.statistic), p_value=float(result.pvalue), effect=effect
-    )
+    # Pearson's chi-square on the 2 x k table, as chi2_contingency(correction=False) computes it
+    # (written out: scipy's generic n-way version costs milliseconds a call on tiny tables).
+    observed = np.vstack((ref, cur)).astype(np.float64)
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / observed.sum()
+    statistic = float(np.sum((observed - expected) ** 2 / expected))
+    p_value = float(stats.chi2.sf(statistic, len(categories) - 1))
+    return TestResult(statistic=statistic, p_value=p_value, effect=effect)
 
 
 def compare_missing(

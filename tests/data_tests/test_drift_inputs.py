@@ -73,13 +73,20 @@ def test_a_feature_the_profile_does_not_hold(reference: pd.DataFrame) -> None:
         detect_drift(profile, reference, features=["age", "income"])
 
 
+def test_a_label_other_than_the_profiles(reference: pd.DataFrame) -> None:
+    profile = ReferenceProfile.from_frame(reference, features=["age", "income"], label="city")
+    with pytest.raises(ConfigError, match="differs from the profile's label 'city'"):
+        detect_drift(profile, reference, label="income")
+
+
 def test_text_that_is_not_a_profile() -> None:
     with pytest.raises(DataError, match="not a driftune reference profile"):
         ReferenceProfile.from_json('{"format": "something else"}')
 
 
 @pytest.mark.parametrize(
-    "settings", [{"alpha": 0.0}, {"correction": "sidak"}, {"min_effect": -1}, {"max_rows": 1}]
+    "settings",
+    [{"alpha": 0.0}, {"correction": "sidak"}, {"min_effect": -1}, {"max_rows": 1}, {"seed": -1}],
 )
 def test_bad_settings_are_config_errors(reference: pd.DataFrame, settings: dict) -> None:
     with pytest.raises(ConfigError):
