@@ -51,8 +51,29 @@ def main() -> None:
     _quiet_environment()
 
 
+def _silence_prefect_console() -> None:
+    """Keep Prefect's console logs (and its tracebacks) out of the CLI's own output.
+
+    Only the console handlers are quieted: flow and task logs still reach the Prefect server,
+    so the Prefect UI keeps every line. PREFECT_LOGGING_LEVEL=DEBUG brings them back here.
+    """
+    if os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING").upper() == "DEBUG":
+        return
+    import logging
+
+    from prefect.logging.configuration import setup_logging
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    setup_logging()
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.setLevel(logging.CRITICAL)
+
+
 def _run(action: Callable[[], Any]) -> Any:
     """Run a command; a driftune error prints as one clear line and a non-zero exit."""
+    _silence_prefect_console()
     try:
         return action()
     except DriftuneError as error:

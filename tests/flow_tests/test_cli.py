@@ -1,0 +1,122 @@
+"""Every `driftune` command through typer's CliRunner, on a real project; errors included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from tests.flow_tests.projects import batch, land, make_project
+
+runner = CliRunner()
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory, prefect_server: None) -> Path:
+    """A project tuned once through the CLI, shared by the read-mostly tests below."""
+    root = tmp_path_factory.mktemp("cli-project")
+    config = make_project(root)
+    land(root, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
+    code, output = _invoke("tune", "--config", str(config))
+    assert code == 0, output
+    assert "PROMOTED" in output and "no champion" in output
+    return config
+
+
+def test_status_lists_the_champion_searches_and_audit(tuned: Path) -> None:
+    code, output = _invoke("status", "--config", str(tuned))
+    assert code == 0, output
+    assert "champion: version 1" in output
+    assert "recent searches" in output and "manual" in output
+    assert "promote" in output
+
+
+def test_check_drift_then_nothing_new(tuned: Path) -> None:
+    land(tuned.parent, "b-2024-02", batch(np.random.default_rng(1), "2024-02-01"))
+    code, output = _invoke("check-drift", "--config", str(tuned), "--no-retune")
+    assert code == 0, output
+    assert "Drift check" in output
+    code, output = _invoke("check-drift", "--config", str(tuned))
+    assert code == 0 and "nothing new" in output
+
+
+def test_predict_keeps_the_input_columns(tuned: Path, tmp_path: Path) -> None:
+    source = tmp_path / "new.csv"
+    batch(np.random.default_rng(5), "2025-01-01", n=20).drop(columns="label").to_csv(
+        source, index=False
+    )
+    target = tmp_path / "scored.parquet"
+    code, output = _invoke("predict", str(source), str(target), "--config", str(tuned))
+    assert code == 0, output
+    scored = pd.read_parquet(target)
+    assert list(scored.columns[:4]) == ["when", "x1", "x2", "colour"]
+    assert set(scored["prediction"]) <= {"yes", "no"}
+    np.testing.assert_allclose(scored[["proba_no", "proba_yes"]].sum(axis=1), 1.0)
+
+
+def test_promote_and_rollback_by_hand(tuned: Path) -> None:
+    code, output = _invoke("tune", "--config", str(tuned))
+    assert code == 0, output
+    code, output = _invoke("promote", "2", "--reason", "manual review", "--config", str(tuned))
+    assert code == 0, output
+    assert "version 2 is the champion" in output
+    code, output = _invoke("rollback", "--reason", "v2 misbehaves", "--config", str(tuned))
+    assert code == 0, output
+    assert "version 1 is the champion again" in output
+    code, output = _invoke("status", "--config", str(tuned))
+    assert "v2 misbehaves" in output and "rollback" in output
+
+
+def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:
+    target = tmp_path / "driftune.yaml"
+    code, output = _invoke("init", str(target), "--sample", "rainfall")
+    assert code == 0, output
+    assert "label: rain" in target.read_text()
+    code, output = _invoke("init", str(target))
+    assert code == 1 and "exists already" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["tune", "--config", "no/such.yaml"], "no such config file"),
+        (["status", "--config", "no/such.yaml"], "no such config file"),
+        (["init", "x.yaml", "--sample", "iris"], "unknown sample 'iris'"),
+    ],
+)
+def test_errors_print_one_line_and_exit_non_zero(args: list[str], message: str) -> None:
+    code, output = _invoke(*args)
+    assert code == 1
+    assert message in output and "Traceback" not in output
+
+
+def test_a_bad_config_key_is_named(tmp_path: Path) -> None:
+    config = make_project(tmp_path)
+    config.write_text(config.read_text().replace("rounds: 2", "rounds: -1"))
+    code, output = _invoke("tune", "--config", str(config))
+    assert code == 1 and "search.rounds" in output and "Traceback" not in output
+
+
+def test_bad_data_names_the_file_and_column(tmp_path: Path, prefect_server: None) -> None:
+    config = make_project(tmp_path)
+    land(tmp_path, "a", batch(np.random.default_rng(0), "2024-01-01").drop(columns="label"))
+    code, output = _invoke("tune", "--config", str(config))
+    assert code == 1, output
+    assert "a.csv" in output and "'label'" in output and "Traceback" not in output
+
+
+def test_predict_without_a_champion_says_what_to_do(tmp_path: Path) -> None:
+    config = make_project(tmp_path)
+    source = tmp_path / "in.csv"
+    batch(np.random.default_rng(0), "2024-01-01", n=5).to_csv(source, index=False)
+    code, output = _invoke("predict", str(source), str(tmp_path / "out.csv"), "-c", str(config))
+    assert code == 1 and "driftune tune" in output

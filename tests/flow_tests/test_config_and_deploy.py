@@ -1,0 +1,104 @@
+"""Config validation names the key; deploy/ files parse, import and name their services."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from data.errors import ConfigError
+from flows.config import load_config, parse_config
+from flows.deployments import build_deployments
+from flows.init_template import SAMPLES, render_example
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+MINIMAL = {"name": "p", "dataset": {"path": "data.csv", "label": "y"}}
+
+
+def test_minimal_config_gets_working_defaults() -> None:
+    config = parse_config(MINIMAL)
+    assert config.search.strategy == "caviar" and config.search.rounds >= 1
+    assert list(config.search.search_space()) == [
+        "learning_rate",
+        "momentum",
+        "n_layers",
+        "hidden_units",
+        "batch_size",
+    ]
+    assert config.runner.kind == "threads"
+
+
+@pytest.mark.parametrize(
+    ("patch", "key"),
+    [
+        ({"search": {"rounds": 0}}, "search.rounds"),
+        ({"search": {"strategy": "grid"}}, "search.strategy"),
+        ({"drift": {"correction": "sidak"}}, "drift.correction"),
+        ({"runner": {"kind": "dask"}}, "runner"),
+        (
+            {"search": {"space": {"learning_rate": {"type": "LogUniform", "low": 0, "high": 1}}}},
+            "search.space",
+        ),
+        ({"colour": "blue"}, "colour"),
+        ({"name": "has space"}, "name"),
+    ],
+)
+def test_bad_values_name_their_key(patch: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        parse_config({**MINIMAL, **patch})
+
+
+def test_missing_dataset_is_named() -> None:
+    with pytest.raises(ConfigError, match="dataset"):
+        parse_config({"name": "p"})
+
+
+@pytest.mark.parametrize("name", ["seattle-weather", "rainfall"])
+def test_shipped_configs_and_init_examples_load(name: str, tmp_path: Path) -> None:
+    shipped = load_config(DEPLOY / "configs" / f"{name}.yaml")
+    assert shipped.spec().path.is_file()
+    example = tmp_path / "driftune.yaml"
+    example.write_text(render_example(name))
+    assert load_config(example).spec().path.is_file()
+    assert set(SAMPLES) == {"seattle-weather", "rainfall"}
+
+
+def test_prefect_yaml_declares_the_three_deployments_with_importable_entrypoints() -> None:
+    declared = yaml.safe_load((DEPLOY / "prefect.yaml").read_text())
+    by_name = {d["name"]: d for d in declared["deployments"]}
+    assert set(by_name) == {"drift-check", "retune-scheduled", "retune"}
+    assert by_name["drift-check"]["schedules"][0]["cron"]
+    assert by_name["retune-scheduled"]["parameters"]["request"]["trigger"] == "schedule"
+    assert "schedules" not in by_name["retune"]
+    for deployment in declared["deployments"]:
+        file, function = deployment["entrypoint"].split(":")
+        module = importlib.import_module(file.removesuffix(".py").replace("/", "."))
+        assert callable(getattr(module, function))
+        config_path = deployment["parameters"]["request"]["config_path"]
+        assert (ROOT / config_path).is_file()
+
+
+def test_compose_file_names_every_service() -> None:
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    services = set(compose["services"])
+    assert {"postgres", "prefect-server", "mlflow", "minio", "worker"} <= services
+    assert "postgresql" in compose["services"]["mlflow"]["command"]
+    assert "s3://" in compose["services"]["mlflow"]["command"]
+    assert (
+        "postgresql"
+        in compose["services"]["prefect-server"]["environment"][
+            "PREFECT_API_DATABASE_CONNECTION_URL"
+        ]
+    )
+
+
+def test_serve_builds_the_same_three_deployments_with_the_config_schedules() -> None:
+    path = DEPLOY / "configs" / "seattle-weather.yaml"
+    deployments = build_deployments(path, load_config(path))
+    assert [d.name for d in deployments] == ["drift-check", "retune-scheduled", "retune"]
+    assert deployments[0].schedules[0].schedule.cron == "0 * * * *"
+    assert deployments[1].parameters["request"]["trigger"] == "schedule"
+    assert not deployments[2].schedules
