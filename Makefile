@@ -10,8 +10,10 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export MLFLOW_DISABLE_TELEMETRY := true
+# Prefect's local server keeps its database in the project, so `make ui` shows the demo's runs.
+export PREFECT_HOME ?= $(CURDIR)/.driftune/prefect
 
-.PHONY: setup demo test lint typecheck pytest ui serve bench clean
+.PHONY: setup demo test lint lint-fix typecheck pytest ui serve bench clean
 
 setup: $(STAMP)
 
@@ -37,10 +39,11 @@ pytest: setup
 	$(BIN)/python -m pytest
 
 ui: setup
-	$(BIN)/driftune ui
+	@echo "Prefect UI: PREFECT_HOME=$(PREFECT_HOME) $(BIN)/prefect server start  (http://127.0.0.1:4200)"
+	$(BIN)/driftune ui -c .driftune/demo/driftune.yaml
 
 serve: setup
-	$(BIN)/driftune serve
+	$(BIN)/driftune serve -c deploy/configs/seattle-weather.yaml
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
@@ -48,6 +51,10 @@ bench: setup
 	$(BIN)/python bench/search_efficiency.py
 	$(BIN)/python bench/tracking_overhead.py
 	$(BIN)/python bench/drift_speed.py
+
+lint-fix: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 clean:
 	rm -rf .driftune .pytest_cache .mypy_cache .ruff_cache
