@@ -89,13 +89,38 @@ def make_client(config: TrackingConfig) -> MlflowClient:
     readers no longer block the writer when trials log from several threads.
     """
     prepare_local_store(config)
-    client = MlflowClient(tracking_uri=config.tracking_uri, registry_uri=config.tracking_uri)
     database = _sqlite_file(config)
+    if database is not None and not database.exists():
+        _forget_cached_stores(config.tracking_uri)
+    client = MlflowClient(tracking_uri=config.tracking_uri, registry_uri=config.tracking_uri)
     if database is not None:
         client.search_experiments(max_results=1)  # MLflow creates and migrates the file here
         with closing(sqlite3.connect(database, timeout=30)) as connection:
             connection.execute("PRAGMA journal_mode=WAL")  # persistent; a no-op when set
     return client
+
+
+def _forget_cached_stores(uri: str) -> None:
+    """Drop what MLflow caches for ``uri`` for the life of the process (private MLflow API).
+
+    MLflow keeps one SQLAlchemy engine per database URI, and store objects bound to it. When a
+    project folder is deleted and made again in the same process (the demo does), that engine's
+    pooled connections still read the deleted file. A missing database file means whatever is
+    cached for its URI is stale; without these attributes (another MLflow) this does nothing.
+    """
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+    from mlflow.tracking._model_registry.registry import ModelRegistryStoreRegistry
+    from mlflow.tracking._tracking_service.registry import TrackingStoreRegistry
+
+    for store in (TrackingStore, RegistryStore):
+        engine = getattr(store, "_engine_map", {}).pop(uri, None)
+        if engine is not None:
+            engine.dispose()
+    for registry in (TrackingStoreRegistry, ModelRegistryStoreRegistry):
+        cache_clear = getattr(registry._get_store_with_resolved_uri, "cache_clear", None)
+        if cache_clear is not None:
+            cache_clear()
 
 
 def prepare_local_store(config: TrackingConfig) -> None:

@@ -27,7 +27,9 @@ TRIAL_FILE = "trial.json"
 DECISIONS_FILE = "panda_decisions.json"
 CURVES = ("train_loss", "val_loss", "val_accuracy", "learning_rate")
 BATCH_LIMIT = 1000  # metrics and params per log_batch call: MLflow's documented maximum
-TERMINAL = ("FINISHED", "FAILED", "KILLED")
+# Statuses only log_trial sets, after everything is logged: a RUNNING or KILLED run with a
+# trial key is the remains of an attempt that never finished.
+TERMINAL = ("FINISHED", "FAILED")
 
 
 def trial_key(search_run_id: str, index: int) -> str:
@@ -47,9 +49,9 @@ def log_trial(
     """Log one trial as a child run of the search; returns its run id.
 
     Idempotent by ``trial_key``: a finished run with the key is returned as it is. A run with
-    the key still RUNNING is the remains of an attempt that crashed mid-way; it is deleted and
-    the trial logged afresh. Should two attempts race, the older run wins and the other deletes
-    itself, so a key never keeps two runs.
+    the key still RUNNING (or KILLED) is the remains of an attempt that crashed mid-way; it is
+    deleted and the trial logged afresh. Should two attempts race, the older run wins and the
+    other deletes itself, so a key never keeps two runs.
     """
     key = trial_key(search_run_id, index)
     experiment_id = client.get_run(search_run_id).info.experiment_id

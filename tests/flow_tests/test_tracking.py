@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from flows.tracking import (
     finish_search_run,
     log_datasets,
     log_trial,
+    make_client,
     prepare_local_store,
     start_search_run,
     trial_key,
@@ -266,3 +268,15 @@ def test_experiments_keep_their_artifacts_beside_the_store(
     mlflow_client.delete_experiment(experiment_id)
     assert ensure_experiment(mlflow_client, tracking_config, "search") == experiment_id
     assert mlflow_client.get_experiment(experiment_id).lifecycle_stage == "active"
+
+
+def test_a_store_deleted_and_made_again_in_process_starts_empty(
+    mlflow_client: MlflowClient, tracking_config: TrackingConfig, tmp_path: Path
+) -> None:
+    """MLflow caches an engine per URI; a deleted store must not be read through it."""
+    ensure_experiment(mlflow_client, tracking_config, "search")
+    shutil.rmtree(tmp_path / ".driftune")
+    fresh = make_client(tracking_config)
+    assert fresh.get_experiment_by_name("demo-search") is None
+    assert ensure_experiment(fresh, tracking_config, "search")
+    assert fresh.get_experiment_by_name("demo-search") is not None
