@@ -41,6 +41,9 @@ class SearchOutcome:
     def __post_init__(self) -> None:
         object.__setattr__(self, "counts", MappingProxyType(dict(self.counts)))
 
+    def __reduce__(self) -> tuple[type[SearchOutcome], tuple[Any, ...]]:
+        return (SearchOutcome, (self.results, self.best, dict(self.counts)))
+
 
 def run_search(
     strategy: Strategy,

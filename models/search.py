@@ -60,6 +60,9 @@ class SearchSpace(Mapping[str, Distribution]):
             }
         )
 
+    def __reduce__(self) -> tuple[type[SearchSpace], tuple[dict[str, Distribution]]]:
+        return (SearchSpace, (dict(self._params),))  # a mapping proxy cannot be pickled
+
     def __getitem__(self, name: str) -> Distribution:
         return self._params[name]
 

@@ -39,6 +39,10 @@ class Proposal:
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
 
+    def __reduce__(self) -> tuple[type[Proposal], tuple[int, int, dict[str, Any], int]]:
+        # A mapping proxy cannot be pickled; process-based task runners (Dask, Ray) pickle.
+        return (Proposal, (self.index, self.round, dict(self.params), self.seed))
+
 
 class Strategy(Protocol):
     """Proposes the next round from the results of every earlier proposal, in index order."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 from collections.abc import Mapping
 from typing import Any
 
@@ -139,3 +140,8 @@ def test_a_top_trial_outside_the_space_pulls_the_child_to_the_edge() -> None:
     results = [trial({"learning_rate": 5e-2}, 0.9), trial({"learning_rate": 5e-3}, 0.8)]
     child = space.zoom(results, top_k=2, margin=0.0)["learning_rate"]
     assert child.high == 1e-2 and child.low == pytest.approx(5e-3)
+
+
+def test_a_space_pickles_for_process_based_task_runners() -> None:
+    space = default_with_choice()
+    assert pickle.loads(pickle.dumps(space)) == space

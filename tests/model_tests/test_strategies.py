@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -229,3 +230,10 @@ def test_babysitter_follows_a_given_schedule() -> None:
     assert actions == ["follow_schedule", "follow_schedule", "stop"]
     with pytest.raises(ValueError, match="3 rates for 2 segments"):
         Babysitter({}, segments=2, epochs_per_segment=1, seed=0, schedule=schedule)
+
+
+def test_proposals_and_strategies_pickle_for_process_based_task_runners() -> None:
+    strategy = CoarseToFine(SearchSpace.default(), seed=3, initial=[{"learning_rate": 1e-3}])
+    assert pickle.loads(pickle.dumps(strategy)) == strategy
+    proposals = strategy.propose([])
+    assert pickle.loads(pickle.dumps(proposals)) == proposals
