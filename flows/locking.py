@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from data.errors import DriftuneError
 
@@ -22,12 +24,25 @@ def lock_name(project: str) -> str:
     return f"driftune-retune-{project}"
 
 
+def _ensure_limit(name: str) -> None:
+    """Create the one-slot limit when missing; never update it (an update resets held slots)."""
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            try:
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=name, limit=1)
+                )
+            except ObjectAlreadyExists:
+                pass  # another retune created it between our read and our create
+
+
 @contextmanager
 def retune_lock(project: str, *, wait_s: float = 0.0) -> Iterator[None]:
     """Hold the project's retune slot; a RetuneBusyError when it stays taken for ``wait_s``."""
     name = lock_name(project)
-    with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(name, limit=1)
+    _ensure_limit(name)
     with ExitStack() as stack:
         try:
             stack.enter_context(

@@ -49,6 +49,10 @@ class TrialResult:
         )
         object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        # Mapping proxies cannot be pickled; process-based task runners (Dask) pickle results.
+        return (TrialResult.from_dict, (self.to_dict(),))
+
     @property
     def ok(self) -> bool:
         return self.status == "ok"

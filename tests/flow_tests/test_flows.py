@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,30 @@ def test_two_concurrent_retunes_never_promote_twice(project: Path) -> None:
     tracking, client = _store(project)
     promotions = [r for r in list_audit(client, tracking) if r.event == "promote"]
     assert len(promotions) == 1
+
+
+def test_a_held_lock_survives_a_second_caller_and_refuses_it() -> None:
+    from flows.locking import retune_lock
+
+    entered, refused = threading.Event(), []
+
+    def hold() -> None:
+        with retune_lock("lock-probe"):
+            entered.set()
+            time.sleep(2.0)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert entered.wait(30)
+    try:
+        with retune_lock("lock-probe"):
+            refused.append(False)
+    except RetuneBusyError:
+        refused.append(True)
+    holder.join()
+    assert refused == [True]
+    with retune_lock("lock-probe"):  # released: the next retune gets in
+        pass
 
 
 def test_a_killed_retune_resumes_without_retraining_logged_trials(
