@@ -52,7 +52,10 @@ def _effects(axes: Any, report: DriftReport) -> None:
         ha="right",
     )
     axes.set_xticks(range(len(rows)), names, rotation=45, ha="right", fontsize=8)
-    axes.set_ylabel("effect size")
+    # symlog: linear up to the threshold, compressed above, so a huge label PSI does not
+    # flatten the bars that sit near the threshold.
+    axes.set_yscale("symlog", linthresh=max(report.min_effect, 0.01))
+    axes.set_ylabel("effect size (symlog)")
     axes.set_title("Effect sizes (red: drifted, i.e. corrected p < alpha and effect >= threshold)")
 
 

@@ -179,7 +179,8 @@ def summarise(
     numeric: dict[str, NumericProfile] = {}
     for name in features.numeric:
         values = numeric_values(frame[name], side=side, column=name, rows=rows)
-        finite = np.sort(values[np.isfinite(values)])
+        finite = values[np.isfinite(values)]
+        finite.sort()
         edges = decile_edges(finite) if len(finite) else np.empty(0)
         numeric[name] = NumericProfile(finite, edges, n_missing=len(values) - len(finite))
     categorical = {}

@@ -83,6 +83,9 @@ def test_chi_square_counts_categories_never_seen_in_the_reference() -> None:
     assert result.statistic == pytest.approx(expected.statistic, rel=1e-12)
     assert result.p_value == pytest.approx(expected.pvalue, rel=1e-9)
     assert compare_counts({"a": 5}, {"a": 9}).p_value == 1.0
+    two = compare_counts({"a": 30, "b": 70}, {"a": 45, "b": 55})
+    uncorrected = stats.chi2_contingency(np.array([[30, 70], [45, 55]]), correction=False)
+    assert two.p_value == pytest.approx(uncorrected.pvalue, rel=1e-9)
 
 
 def test_missing_rate_uses_fisher_and_cohens_h() -> None:
