@@ -86,26 +86,32 @@ def test_check_drift_starts_no_retune_without_drift_and_one_with_it(project: Pat
     assert stormy["retune"]["search_run_id"] == drift_searches[0].info.run_id
 
 
-def test_two_concurrent_retunes_never_promote_twice(project: Path) -> None:
+def test_a_second_retune_while_one_runs_is_refused_and_never_promotes(project: Path) -> None:
+    training = threading.Event()  # the first retune, inside its lock, finished a trial
+    attempted = threading.Event()  # ... and waits there until the second one has tried
     outcomes: list[Any] = []
 
-    def attempt() -> None:
-        try:
-            outcomes.append(retune(RetuneRequest(config_path=str(project))))
-        except RetuneBusyError as busy:
-            outcomes.append(busy)
+    def first_trial_done(done: int, budget: int, result: Any) -> None:
+        training.set()
+        attempted.wait(120)
 
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    refused = [o for o in outcomes if isinstance(o, RetuneBusyError)]
-    assert len(outcomes) == 2 and len(refused) == 1
-    assert "already running" in str(refused[0])
+    first = threading.Thread(
+        target=lambda: outcomes.append(retune(RetuneRequest(config_path=str(project))))
+    )
+    with progress.listening(first_trial_done):
+        first.start()
+        assert training.wait(120)
+        try:
+            with pytest.raises(RetuneBusyError, match="already running"):
+                retune(RetuneRequest(config_path=str(project)))
+        finally:
+            attempted.set()
+            first.join()
+    assert len(outcomes) == 1 and outcomes[0]["promoted"]
     tracking, client = _store(project)
     promotions = [r for r in list_audit(client, tracking) if r.event == "promote"]
     assert len(promotions) == 1
+    assert len(_search_runs(project)) == 1
 
 
 def test_a_held_lock_survives_a_second_caller_and_refuses_it() -> None:
