@@ -91,6 +91,19 @@ def _search(
         get_run_logger().info(
             "resuming search %s: %d trials already logged", handle.run_id, len(handle.completed)
         )
+    else:
+        tasks.log_datasets(
+            client,
+            handle.run_id,
+            {
+                "training": data.split.train,
+                "validation": data.split.validation,
+                "holdout": data.split.holdout,
+            },
+            label=data.spec.label,
+            source=data.spec.path,
+            name=config.name,
+        )
     strategy = config.search.strategy
     budget = config.search.rounds * config.search.trials_per_round if strategy == "caviar" else 1
     logger = execution.TrialLogger(client, handle.run_id, strategy, budget)

@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from data.window import prepare_training_data
-from flows import gate, monitoring, registry, searches, trials
+from flows import gate, monitoring, registry, searches, tracking, trials
 from flows.tracking import finish_search_run
 from models.babysitter import Babysitter
 from models.driver import safe_train
@@ -54,6 +54,7 @@ open_search = io(searches.open_search, "open-search")
 read_champion = io(registry.champion, "read-champion")
 read_trials = io(trials.find_logged_trials, "read-trials")
 close_search = io(finish_search_run, "close-search")
+log_datasets = io(tracking.log_datasets, "log-datasets")
 save_profile = io(searches.log_reference_profile, "save-reference-profile")
 refit_candidate = compute(gate.refit_candidate, "refit-candidate")
 # Logging a model and moving aliases are not idempotent: a retry could register a second

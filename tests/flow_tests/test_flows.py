@@ -62,6 +62,13 @@ def test_retune_leaves_one_search_run_its_trials_and_a_champion(project: Path) -
     assert info is not None and info.version == summary["version"] == "1"
     assert info.search_run_id == searches[0].info.run_id
     assert summary["promoted"] and "no champion" in summary["reason"]
+    contexts = {
+        tag.value
+        for dataset in searches[0].inputs.dataset_inputs
+        for tag in dataset.tags
+        if tag.key == "mlflow.data.context"
+    }
+    assert contexts == {"training", "validation", "holdout"}
 
 
 def test_check_drift_starts_no_retune_without_drift_and_one_with_it(project: Path) -> None:
