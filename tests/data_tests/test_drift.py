@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from data import DatasetSpec, load, sample_path
-from data.drift import detect_drift
+from data.drift import detect_drift, performance_drift
 from data.profile import ReferenceProfile
 
 
@@ -137,10 +138,13 @@ def test_report_round_trips_through_json() -> None:
     current["kind"] = rng.choice(["a", "b", "c"], 800)
     reference["y"], current["y"] = rng.integers(0, 2, 800), rng.integers(0, 3, 800)
     report = detect_drift(reference, current, label="y")
+    performance = performance_drift(current["y"], reference["y"], 0.9, n_baseline=400)
+    report = dataclasses.replace(report, performance=performance)
     text = json.dumps(report.to_dict(), allow_nan=False)
     restored = type(report).from_dict(json.loads(text))
     assert restored == report
     assert restored.feature("kind").details["new_categories"] == 1.0
+    assert restored.performance == performance and "accuracy" in restored.summary()
 
 
 def test_summary_lists_drifted_features_first() -> None:
