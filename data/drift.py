@@ -163,7 +163,7 @@ def _multivariate_row(
         profile.domain_rows, batch.domain_rows, features.numeric, features.categorical, seed=seed
     )
     if result is None:
-        notes.append("multivariate test skipped: too few rows on one side to cross-validate")
+        notes.append("multivariate test skipped: too few rows on one side to hold half out")
         return None
     return FeatureDrift(
         feature=MULTIVARIATE,
