@@ -255,4 +255,6 @@ def demo(
         console.print(f"  {line}", highlight=False)
     console.print(f"done in {outcome['seconds']:.0f} s. Look around:")
     console.print(f"  MLflow UI:  driftune ui -c {outcome['config_path']}   (or make ui)")
-    console.print("  Prefect UI: prefect server start   then http://127.0.0.1:4200")
+    home = os.environ.get("PREFECT_HOME")
+    prefix = f"PREFECT_HOME={home} " if home else ""
+    console.print(f"  Prefect UI: {prefix}prefect server start   then http://127.0.0.1:4200")

@@ -78,6 +78,7 @@ def demo_table(rows: Sequence[dict[str, Any]]) -> Table:
     for row in rows:
         drift = "DRIFT" if row["drifted"] else "none"
         named = row["top_features"] + (["multivariate"] if row["multivariate"] else [])
+        named += ["accuracy drop"] if row["accuracy_drop"] else []
         if named:
             drift += f" ({', '.join(named)})"
         stale = _fmt(row["stale_accuracy"])

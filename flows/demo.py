@@ -93,6 +93,7 @@ def _row(year: int, check: dict[str, Any]) -> dict[str, Any]:
         "drifted": bool(check.get("drifted")),
         "top_features": list(getattr(report, "drifted_features", ()))[:3],
         "multivariate": bool(report and report.multivariate and report.multivariate.drifted),
+        "accuracy_drop": bool(performance and performance.drifted),
         "stale_accuracy": None if performance is None else performance.accuracy,
         "baseline_accuracy": None if performance is None else performance.baseline_accuracy,
         "champion_holdout": retuned.get("champion_accuracy"),
