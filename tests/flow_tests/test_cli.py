@@ -120,3 +120,32 @@ def test_predict_without_a_champion_says_what_to_do(tmp_path: Path) -> None:
     batch(np.random.default_rng(0), "2024-01-01", n=5).to_csv(source, index=False)
     code, output = _invoke("predict", str(source), str(tmp_path / "out.csv"), "-c", str(config))
     assert code == 1 and "driftune tune" in output
+
+
+def test_serve_hands_the_three_scheduled_deployments_to_prefect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[object] = []
+    # serve() runs until interrupted: capture what it would run instead of blocking the test.
+    monkeypatch.setattr("flows.deployments.serve", lambda *deployments: served.extend(deployments))
+    config = make_project(tmp_path)
+    code, output = _invoke("serve", "--config", str(config))
+    assert code == 0, output
+    assert "drift-check (0 * * * *)" in output
+    assert [d.name for d in served] == ["drift-check", "retune-scheduled", "retune"]  # type: ignore[attr-defined]
+
+
+def test_ui_opens_mlflow_on_the_project_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launched: list[list[str]] = []
+    # The command replaces this process with the MLflow server: record the command line.
+    monkeypatch.setattr("os.execv", lambda path, argv: launched.append(list(argv)))
+    config = make_project(tmp_path)
+    code, output = _invoke("ui", "--config", str(config), "--port", "5055")
+    assert code == 0, output
+    command = launched[0]
+    assert command[1:4] == ["-m", "mlflow", "ui"]
+    store = command[command.index("--backend-store-uri") + 1]
+    assert store == f"sqlite:///{tmp_path.resolve() / '.driftune' / 'mlflow.db'}"
+    assert command[-1] == "5055"
