@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from mlflow import MlflowClient
 from prefect.futures import as_completed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
@@ -144,7 +145,5 @@ def run_panda(sitter: Babysitter) -> TrialResult:
 
 
 def _sampled_params(config: ProjectConfig) -> dict[str, Any]:
-    import numpy as np
-
     rng = np.random.default_rng(trial_seed(config.search.seed, 0))
     return config.search.search_space().sample(1, rng)[0]
