@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 from mlflow import MlflowClient
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 
 from flows import execution, progress
 from flows.audit import list_audit
@@ -170,3 +173,30 @@ def test_a_killed_retune_resumes_without_retraining_logged_trials(
     trials = _trial_runs(project, summary["search_run_id"])
     assert sorted(int(r.data.tags["trial_index"]) for r in trials) == list(range(BUDGET))
     assert len(_search_runs(project)) == 1
+
+
+def test_panda_babysits_one_model_segment_by_segment(tmp_path: Path, template_store: Path) -> None:
+    search = {
+        "strategy": "panda",
+        "seed": 0,
+        "fixed": {"max_epochs": 40},
+        "panda": {"segments": 3, "epochs_per_segment": 2},
+    }
+    config_path = make_project(tmp_path, template_store, search=search)
+    land(tmp_path, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
+    summary = retune(RetuneRequest(config_path=str(config_path)))
+    assert summary["trials"] == 1 and summary["version"] == "1"
+    trials = _trial_runs(config_path, summary["search_run_id"])
+    assert len(trials) == 1
+    tracking, client = _store(config_path)
+    artifacts = {a.path for a in client.list_artifacts(trials[0].info.run_id)}
+    assert "panda_decisions.json" in artifacts
+    epochs = client.get_metric_history(trials[0].info.run_id, "learning_rate")
+    assert 1 <= len(epochs) <= 3 * 2  # the epochs the babysitter trained, within its budget
+    folder = client.download_artifacts(trials[0].info.run_id, "panda_decisions.json", str(tmp_path))
+    decisions = json.loads(Path(folder).read_text())
+    with get_client(sync_client=True) as prefect:  # one Prefect task run per segment
+        runs = prefect.read_task_runs(
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="panda-segment"))
+        )
+    assert len(runs) == len(decisions["data"]) >= 1
