@@ -93,8 +93,11 @@ def batches(spec: DatasetSpec, every: str | int | None = None) -> Iterator[Batch
     if rule is None:
         raise DataError("no batch rule: give every= or set it on the spec", path=spec.path)
     if rule == "file":
-        for source in list_sources(spec.path):
-            yield Batch(id=source.name, frame=_time_ordered(_read_valid(source, spec, True), spec))
+        sources = list_sources(spec.path)
+        frames = [_read_valid(source, spec, True) for source in sources]
+        _check_kinds(frames, sources)
+        for source, frame in zip(sources, frames, strict=True):
+            yield Batch(id=source.name, frame=_time_ordered(frame, spec))
         return
     frame = load(spec)
     if isinstance(rule, int):
@@ -131,17 +134,25 @@ def _batches_by_period(frame: pd.DataFrame, spec: DatasetSpec, rule: str) -> Ite
 
 
 def _concat(frames: list[pd.DataFrame], sources: list[Path], spec: DatasetSpec) -> pd.DataFrame:
-    if len(frames) == 1:
-        return frames[0]
-    # A column's kind must agree across batch files: text in a numeric column means bad input.
+    _check_kinds(frames, sources)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _check_kinds(frames: list[pd.DataFrame], sources: list[Path]) -> None:
+    """A column numeric in the first file must stay numeric: text there means bad input."""
     first = frames[0]
     for frame, source in zip(frames[1:], sources[1:], strict=True):
         for column in first.columns.intersection(frame.columns):
             was_numeric = pd.api.types.is_numeric_dtype(first[column])
             if was_numeric and not pd.api.types.is_numeric_dtype(frame[column]):
                 raise DtypeError(
-                    f"numeric in {sources[0].name} but arrived as {frame[column].dtype} here",
+                    f"numeric in {sources[0].name} but arrived as {frame[column].dtype} here"
+                    + _example_text(frame[column]),
                     path=source,
-                    column=column,
+                    column=str(column),
                 )
-    return pd.concat(frames, ignore_index=True)
+
+
+def _example_text(series: pd.Series) -> str:
+    bad = series[pd.to_numeric(series, errors="coerce").isna() & series.notna()]
+    return f" (e.g. {bad.iloc[0]!r})" if len(bad) else ""

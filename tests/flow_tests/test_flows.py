@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 
+from data.errors import DataError
 from flows import execution, progress
 from flows.audit import list_audit
 from flows.check_drift import DriftCheckRequest, check_drift
@@ -200,3 +201,19 @@ def test_panda_babysits_one_model_segment_by_segment(tmp_path: Path, template_st
             task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="panda-segment"))
         )
     assert len(runs) == len(decisions["data"]) >= 1
+
+
+def test_a_bad_batch_fails_clearly_and_leaves_the_champion_and_runs_alone(project: Path) -> None:
+    retune(RetuneRequest(config_path=str(project)))
+    tracking, client = _store(project)
+    before = champion(client, tracking)
+    broken = batch(np.random.default_rng(3), "2024-02-01").astype({"x1": object})
+    broken.loc[7, "x1"] = "twelve"
+    land(project.parent, "b-2024-02", broken)
+    with pytest.raises(DataError, match=r"b-2024-02\.csv, column 'x1'.*'twelve'"):
+        retune(RetuneRequest(config_path=str(project)))
+    with pytest.raises(DataError, match="'x1'"):
+        check_drift(DriftCheckRequest(config_path=str(project)))
+    after = champion(client, tracking)
+    assert after is not None and before is not None and after.version == before.version
+    assert len(_search_runs(project)) == 1
