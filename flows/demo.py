@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from data.loading import load
@@ -56,11 +57,9 @@ def write_demo_project(workdir: Path, budget: DemoBudget) -> Path:
     return path
 
 
-def land_year(workdir: Path, year: int) -> None:
+def land_year(workdir: Path, seattle: pd.DataFrame, year: int) -> None:
     """A new batch arrives: one calendar year of seattle-weather as its own file."""
-    spec = DatasetSpec(path=sample_path("seattle-weather.csv"), label="weather", time="date")
-    frame = load(spec)
-    rows = frame[frame["date"].dt.year == year]
+    rows = seattle[seattle["date"].dt.year == year]
     rows.to_csv(workdir / "incoming" / f"{year}.csv", index=False)
 
 
@@ -68,11 +67,14 @@ def run_demo(workdir: Path, budget: DemoBudget = DemoBudget()) -> dict[str, Any]
     """Play the story; returns the first tune, one row per replayed year, paths and timing."""
     started = time.perf_counter()
     config_path = write_demo_project(workdir, budget)
-    land_year(workdir, FIRST_YEAR)
+    seattle = load(
+        DatasetSpec(path=sample_path("seattle-weather.csv"), label="weather", time="date")
+    )
+    land_year(workdir, seattle, FIRST_YEAR)
     first = retune(RetuneRequest(config_path=str(config_path), trigger="manual"))
     rows = []
     for year in REPLAYED_YEARS:
-        land_year(workdir, year)
+        land_year(workdir, seattle, year)
         check = check_drift(DriftCheckRequest(config_path=str(config_path)))
         rows.append(_row(year, check))
     tracking = tracking_config(load_config(config_path))

@@ -127,11 +127,9 @@ def promote(
     who: str | None = None,
 ) -> AuditRecord:
     """Make ``version`` the champion and the old champion ``previous-champion``."""
-    repair(client, config)
     if decision is not None and not decision.promote:
         raise RegistryError(f"the gate refused version {version}: {decision.reason}")
-    metrics = _compared_metrics(client, config.name, str(version), metric, decision)
-    current = _aliases(client, config.name).get(CHAMPION)
+    metrics, current = _before_event(client, config, str(version), metric, decision)
     if current == str(version):
         raise RegistryError(f"version {version} of {config.name!r} is already the champion")
     record = new_record("promote", str(version), current, reason, metric, metrics, who)
@@ -152,13 +150,24 @@ def refuse(
     who: str | None = None,
 ) -> AuditRecord:
     """Record that ``version`` stays a candidate; no alias moves."""
-    repair(client, config)
-    metrics = _compared_metrics(client, config.name, str(version), metric, decision)
-    current = _aliases(client, config.name).get(CHAMPION)
+    metrics, current = _before_event(client, config, str(version), metric, decision)
     record = new_record("refuse", str(version), current, reason, metric, metrics, who)
     write_audit(client, config, record)
     client.set_model_version_tag(config.name, str(version), "gate", "refused")
     return record
+
+
+def _before_event(
+    client: MlflowClient,
+    config: TrackingConfig,
+    version: str,
+    metric: str,
+    decision: PromotionDecision | None,
+) -> tuple[dict[str, float], str | None]:
+    """Finish any interrupted move, then the compared metrics and the current champion."""
+    repair(client, config)
+    metrics = _compared_metrics(client, config.name, version, metric, decision)
+    return metrics, _aliases(client, config.name).get(CHAMPION)
 
 
 def apply_decision(

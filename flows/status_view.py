@@ -27,9 +27,7 @@ def show_status(console: Console, config_path: Path) -> None:
             f"champion: version {champion.version} ({metrics}); previous-champion: "
             f"{champion.previous_version or '-'}; data sha256 {champion.data_sha256[:12]}"
         )
-    checks = Table(title="recent drift checks")
-    for column in ("when", "batch", "verdict", "drifted features"):
-        checks.add_column(column)
+    checks = _table("recent drift checks", "when", "batch", "verdict", "drifted features")
     for check in status.checks:
         checks.add_row(
             _when(check["started"]),
@@ -37,9 +35,9 @@ def show_status(console: Console, config_path: Path) -> None:
             check["verdict"],
             check["drifted_features"] or "-",
         )
-    searches = Table(title="recent searches")
-    for column in ("when", "trigger", "strategy", "status", "trials", "best val acc"):
-        searches.add_column(column)
+    searches = _table(
+        "recent searches", "when", "trigger", "strategy", "status", "trials", "best val acc"
+    )
     for search in status.searches:
         searches.add_row(
             _when(search["started"]),
@@ -49,9 +47,9 @@ def show_status(console: Console, config_path: Path) -> None:
             f"{search.get('n_trials', 0):.0f}",
             f"{search.get('best_val_accuracy', float('nan')):.3f}",
         )
-    audit = Table(title="audit trail (oldest first)")
-    for column in ("when", "event", "version", "previous", "who", "why"):
-        audit.add_column(column, overflow="fold")
+    audit = _table(
+        "audit trail (oldest first)", "when", "event", "version", "previous", "who", "why"
+    )
     for record in status.audit:
         audit.add_row(
             record.when,
@@ -62,6 +60,13 @@ def show_status(console: Console, config_path: Path) -> None:
             record.reason,
         )
     console.print(checks, searches, audit)
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
 
 
 def _when(millis: int | None) -> str:
