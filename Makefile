@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/search_efficiency.py
+	$(BIN)/python bench/search_variants.py
 	$(BIN)/python bench/tracking_overhead.py
 	$(BIN)/python bench/drift_speed.py
 
