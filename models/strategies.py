@@ -5,7 +5,8 @@ and the same earlier results give the same proposals with the same indices, so a
 resumes by handing its finished results back, and (search id, index) is an idempotent trial key.
 
 - caviar, ``CoarseToFine``: many models in parallel; each round is one batch of independent
-  trials, and round r + 1 samples from the zoom of all results so far.
+  trials, and round r + 1 samples from the zoom of all results so far, keeping the candidates
+  likelier among the best trials than among the rest (``models.promise``).
 - panda, ``Panda``: one model, babysat in segments by ``models.babysitter.Babysitter``; the
   rule it decides by between segments, ``decide``, lives here.
 - ``warm_start``: the configurations a new search on drifted data re-trains first.
@@ -23,6 +24,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 
+from models.promise import most_promising
 from models.search import SearchSpace
 from models.selection import TrialResult, ranked
 
@@ -65,6 +67,11 @@ class CoarseToFine:
     the round with random samples of the whole space; round r + 1 samples from the zoom, around
     the ``top_k`` best ok trials so far, of round r's space. An initial configuration that lacks a
     parameter of the space gets it sampled; parameters the space does not search are dropped.
+
+    From round 2, each trial's slot draws ``candidates_per_trial`` samples from the zoom and the
+    round keeps the ones with the highest density ratio of the top-k trials to all the others
+    (``models.promise.most_promising``, kernel ``bandwidth`` on the unit scale). With 1 candidate
+    per trial a round is plain random samples of the zoom.
     """
 
     space: SearchSpace
@@ -76,10 +83,16 @@ class CoarseToFine:
     margin: float = 0.1
     min_width: float = 0.1
     metric: str = "val_accuracy"
+    candidates_per_trial: int = 24
+    bandwidth: float = 0.15
 
     def __post_init__(self) -> None:
-        if self.rounds < 1 or self.trials_per_round < 1 or self.top_k < 1:
-            raise ValueError("rounds, trials_per_round and top_k must each be at least 1")
+        if min(self.rounds, self.trials_per_round, self.top_k, self.candidates_per_trial) < 1:
+            raise ValueError(
+                "rounds, trials_per_round, top_k and candidates_per_trial must each be at least 1"
+            )
+        if self.bandwidth <= 0:
+            raise ValueError(f"bandwidth must be positive, got {self.bandwidth}")
         if len(self.initial) > self.trials_per_round:
             raise ValueError(
                 f"{len(self.initial)} warm-start configurations do not fit in a round of "
@@ -99,7 +112,7 @@ class CoarseToFine:
         if round_ > self.rounds:
             return []
         rng = np.random.default_rng([self.seed, round_])
-        configs = self.space_for(results).sample(self.trials_per_round, rng)
+        configs = self.sample_round(round_, results, rng)
         if round_ == 1:
             for slot, config in enumerate(self.initial):
                 configs[slot] = {name: config.get(name, configs[slot][name]) for name in self.space}
@@ -109,6 +122,25 @@ class CoarseToFine:
             )
             for i, params in enumerate(configs)
         ]
+
+    def sample_round(
+        self, round_: int, results: Sequence[TrialResult], rng: np.random.Generator
+    ) -> list[dict[str, Any]]:
+        """Random samples of the zoom; from round 2, the most promising of several per slot."""
+        space = self.space_for(results)
+        if round_ == 1 or self.candidates_per_trial == 1 or not ranked(results, self.metric):
+            return space.sample(self.trials_per_round, rng)
+        candidates = space.sample(self.trials_per_round * self.candidates_per_trial, rng)
+        chosen = most_promising(
+            self.space,
+            candidates,
+            results,
+            self.trials_per_round,
+            top_k=self.top_k,
+            bandwidth=self.bandwidth,
+            metric=self.metric,
+        )
+        return [dict(config) for config in chosen]
 
     def space_for(self, results: Sequence[TrialResult]) -> SearchSpace:
         """The space the round after ``results`` samples from (the whole space for round 1)."""
