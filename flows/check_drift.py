@@ -1,4 +1,9 @@
-"""@flow check_drift: newest unchecked batch -> drift report -> MLflow -> retune when drifted."""
+"""@flow check_drift: newest unseen batch -> drift report -> MLflow -> retune when drifted.
+
+When several batches landed since the last check, only the newest is checked: it is what the
+champion faces now, and a retune it starts trains on the recent window. The batches it passes
+over are named in the outcome and never checked later, so checks only move forward in time.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ class DriftCheckRequest(BaseModel):
 
 @flow(name="check-drift", log_prints=False)
 def check_drift(request: DriftCheckRequest) -> dict[str, Any]:
-    """Check the newest batch not yet checked; start a retune (trigger drift) when it drifted."""
+    """Check the newest batch past every one seen; start a retune (trigger drift) on drift."""
     config = load_config(request.config_path)
     logger = get_run_logger()
     tracking, client = open_store(config)
@@ -36,10 +41,10 @@ def check_drift(request: DriftCheckRequest) -> dict[str, Any]:
         raise NoChampionError(
             f"{config.name!r} has no champion to check against: run `driftune tune` first"
         )
-    skip = monitoring.checked_batches(client, tracking) | set(
+    seen = monitoring.checked_batches(client, tracking) | set(
         searches.window_batches(client, champion.search_run_id)
     )
-    batch = _newest_unchecked(config, skip)
+    batch, passed_over = _newest_unseen(config, seen)
     if batch is None:
         logger.info("nothing new: every batch of %s is checked", config.name)
         return {"status": "nothing new", "drifted": False, "retune": None}
@@ -57,9 +62,12 @@ def check_drift(request: DriftCheckRequest) -> dict[str, Any]:
     )
     reports.publish_drift(config.name, batch.id, report)
     logger.info("batch %s of %s: %s", batch.id, config.name, "drift" if drifted else "no drift")
+    if passed_over:
+        logger.info("passed over older unchecked batches: %s", ", ".join(passed_over))
     outcome: dict[str, Any] = {
         "status": "checked",
         "batch_id": batch.id,
+        "passed_over": passed_over,
         "drifted": drifted,
         "drift_run_id": run_id,
         "report": report,
@@ -70,9 +78,14 @@ def check_drift(request: DriftCheckRequest) -> dict[str, Any]:
     return outcome
 
 
-def _newest_unchecked(config: ProjectConfig, skip: set[str]) -> Batch | None:
-    fresh = [b for b in batches(config.spec()) if b.id not in skip]
-    return fresh[-1] if fresh else None
+def _newest_unseen(config: ProjectConfig, seen: set[str]) -> tuple[Batch | None, list[str]]:
+    """The newest batch after the latest seen one, and the ids of those it passes over."""
+    ordered = list(batches(config.spec()))
+    latest_seen = max((i for i, b in enumerate(ordered) if b.id in seen), default=-1)
+    fresh = ordered[latest_seen + 1 :]
+    if not fresh:
+        return None, []
+    return fresh[-1], [b.id for b in fresh[:-1]]
 
 
 def _start_retune(config_path: str, drift_run_id: str) -> dict[str, Any]:

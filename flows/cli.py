@@ -112,7 +112,7 @@ def check_drift_command(
     config: ConfigOption = DEFAULT_CONFIG,
     retune: Annotated[bool, typer.Option(help="Start a retune when the batch drifted.")] = True,
 ) -> None:
-    """Check the newest unchecked batch for drift; drift starts a retune."""
+    """Check the newest batch past the last one checked for drift; drift starts a retune."""
     from flows.check_drift import DriftCheckRequest, check_drift
     from flows.console import retune_table, trial_progress
 

@@ -37,7 +37,11 @@ def batch(rng: np.random.Generator, start: str, n: int = 240, shift: float = 0.0
 
 
 def make_project(
-    root: Path, template_db: Path | None = None, *, search: dict[str, Any] | None = None
+    root: Path,
+    template_db: Path | None = None,
+    *,
+    search: dict[str, Any] | None = None,
+    drift: dict[str, Any] | None = None,
 ) -> Path:
     """A project folder with an empty incoming/ folder; returns its config path."""
     (root / "incoming").mkdir(parents=True, exist_ok=True)
@@ -47,6 +51,7 @@ def make_project(
         "window": {"periods": 1, "validation": 0.25, "holdout": 0.25},
         "search": search or TINY_SEARCH,
         "promotion": {"n_boot": 500},
+        **({"drift": drift} if drift else {}),
     }
     path = root / "driftune.yaml"
     path.write_text(yaml.safe_dump(config))
