@@ -48,14 +48,14 @@ def log_parzen(
 
 def most_promising(
     space: SearchSpace,
-    candidates: Sequence[Mapping[str, Any]],
+    candidates: Sequence[dict[str, Any]],
     results: Sequence[TrialResult],
     n: int,
     *,
     top_k: int,
     bandwidth: float = 0.15,
     metric: str = "val_accuracy",
-) -> list[Mapping[str, Any]]:
+) -> list[dict[str, Any]]:
     """The ``n`` candidates with the highest density ratio of the top-k trials to the rest.
 
     Positions are measured on ``space``'s unit scales (the whole space, not the zoom), ties keep

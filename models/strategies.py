@@ -131,7 +131,7 @@ class CoarseToFine:
         if round_ == 1 or self.candidates_per_trial == 1 or not ranked(results, self.metric):
             return space.sample(self.trials_per_round, rng)
         candidates = space.sample(self.trials_per_round * self.candidates_per_trial, rng)
-        chosen = most_promising(
+        return most_promising(
             self.space,
             candidates,
             results,
@@ -140,7 +140,6 @@ class CoarseToFine:
             bandwidth=self.bandwidth,
             metric=self.metric,
         )
-        return [dict(config) for config in chosen]
 
     def space_for(self, results: Sequence[TrialResult]) -> SearchSpace:
         """The space the round after ``results`` samples from (the whole space for round 1)."""
