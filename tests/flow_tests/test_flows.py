@@ -168,6 +168,26 @@ def test_a_held_lock_survives_a_second_caller_and_refuses_it() -> None:
         pass
 
 
+def test_a_second_caller_that_may_wait_gets_the_lock_once_it_is_released() -> None:
+    from flows.locking import retune_lock
+
+    entered, order = threading.Event(), []
+
+    def hold() -> None:
+        with retune_lock("lock-wait-probe"):
+            entered.set()
+            time.sleep(1.0)
+            order.append("holder done")
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert entered.wait(30)
+    with retune_lock("lock-wait-probe", wait_s=60):
+        order.append("waiter in")
+    holder.join()
+    assert order == ["holder done", "waiter in"]
+
+
 def test_a_killed_retune_resumes_without_retraining_logged_trials(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
