@@ -19,12 +19,19 @@ TINY_SEARCH = {
 }
 
 
-def batch(rng: np.random.Generator, start: str, n: int = 240, shift: float = 0.0) -> pd.DataFrame:
-    """A two-class batch; ``shift`` moves x1's distribution (and the boundary with it)."""
+def batch(
+    rng: np.random.Generator, start: str, n: int = 240, shift: float = 0.0, flip: bool = False
+) -> pd.DataFrame:
+    """A two-class batch; ``shift`` moves x1's distribution (and the boundary with it).
+
+    ``flip`` swaps the labels and leaves the features alone: concept drift that only the
+    champion's accuracy can reveal.
+    """
     x1 = rng.normal(shift, 1.0, n)
     x2 = rng.normal(0.0, 1.0, n)
     colour = rng.choice(["red", "green", "blue"], n)
-    label = np.where(x1 + x2 + (colour == "red") * 0.5 > shift, "yes", "no")
+    above = x1 + x2 + (colour == "red") * 0.5 > shift
+    label = np.where(above != flip, "yes", "no")
     return pd.DataFrame(
         {
             "when": pd.date_range(start, periods=n, freq="h"),

@@ -103,6 +103,19 @@ def test_check_drift_starts_no_retune_without_drift_and_one_with_it(
     assert stormy["retune"]["search_run_id"] == drift_searches[0].info.run_id
 
 
+def test_accuracy_drop_alone_flags_drift_and_starts_a_retune(project: Path) -> None:
+    retune(RetuneRequest(config_path=str(project)))
+    land(project.parent, "b-2024-02", batch(np.random.default_rng(1), "2024-02-01", flip=True))
+    flipped = check_drift(DriftCheckRequest(config_path=str(project)))
+    report = flipped["report"]
+    assert not report.drifted and report.drifted_features == ()
+    assert report.performance is not None and report.performance.drifted
+    assert report.performance.accuracy < 0.5 < report.performance.baseline_accuracy
+    assert flipped["drifted"] and flipped["retune"] is not None
+    drift_searches = [r for r in _search_runs(project) if r.data.tags["trigger"] == "drift"]
+    assert [r.info.run_id for r in drift_searches] == [flipped["retune"]["search_run_id"]]
+
+
 def test_check_drift_takes_the_newest_batch_and_never_goes_back(project: Path) -> None:
     retune(RetuneRequest(config_path=str(project)))
     root = project.parent
