@@ -1,9 +1,16 @@
-"""Refitting the winning configuration on all the rows the search learned from."""
+"""Refitting the winning configuration on all the rows the search learned from.
+
+The refit replays the learning rate the trial used in each epoch, up to its best validation
+epoch: for caviar that is alpha with its decay, for panda the rates the babysitter chose,
+cuts and decays included (a restore rewinds the trial's curves, so only the path that led to
+its final weights is replayed).
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from numpy.typing import ArrayLike
@@ -31,7 +38,47 @@ def refit_settings(best: TrialResult, fixed: Mapping[str, Any]) -> dict[str, Any
     }
 
 
+def replayed_rates(best: TrialResult, epochs: int) -> tuple[float, ...] | None:
+    """The learning rate of each of the trial's first ``epochs`` epochs; None when unrecorded."""
+    rates = tuple(float(alpha) for alpha in best.curves.get("learning_rate", ()))[:epochs]
+    if len(rates) < epochs or not all(math.isfinite(alpha) and alpha > 0 for alpha in rates):
+        return None
+    return rates
+
+
 def refit(
     best: TrialResult, fixed: Mapping[str, Any], X: ArrayLike, y: ArrayLike
 ) -> BNSoftmaxClassifier:
-    return BNSoftmaxClassifier(**refit_settings(best, fixed)).fit(X, y)
+    settings = refit_settings(best, fixed)
+    model = BNSoftmaxClassifier(**settings)
+    rates = replayed_rates(best, settings["max_epochs"])
+    if rates is None:
+        return model.fit(X, y)
+    return _fit_following(model, rates, X, y)
+
+
+def fit_as_searched(
+    best: TrialResult,
+    fixed: Mapping[str, Any],
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+) -> BNSoftmaxClassifier:
+    """The trial's model as the search trained it: training rows, stopped on validation."""
+    settings = {**fixed, **best.params, "random_state": best.seed}
+    return BNSoftmaxClassifier(**settings).fit(X_train, y_train, eval_set=(X_val, y_val))
+
+
+def _fit_following(
+    model: BNSoftmaxClassifier, rates: Sequence[float], X: ArrayLike, y: ArrayLike
+) -> BNSoftmaxClassifier:
+    trainer = model.start_training(X, y)
+    started = time.perf_counter()
+    for alpha in rates:
+        if trainer.done:
+            break
+        # Setting the rate restarts the decay clock, so each epoch runs at exactly ``alpha``.
+        trainer.set_learning_rate(alpha)
+        trainer.train(1)
+    return model.finish_training(trainer, time.perf_counter() - started)
