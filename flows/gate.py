@@ -21,7 +21,7 @@ from flows.config import ProjectConfig
 from flows.packaging import LoggedModelRef, Scorer, log_model
 from flows.tracking import TrackingConfig
 from models.estimator import BNSoftmaxClassifier
-from models.refit import refit
+from models.refit import fit_as_searched, refit
 from models.selection import PromotionDecision, TrialResult, decide_promotion
 
 
@@ -34,25 +34,60 @@ class GateOutcome:
     champion_accuracy: float | None
 
 
-def refit_candidate(config: ProjectConfig, data: TrainingData, best: TrialResult) -> Scorer:
-    """The best configuration refit on train + validation, preprocessing fitted on the same rows."""
+@dataclass(frozen=True)
+class Candidate:
+    """The model the gate judges, and how it was fitted (a param of the logged model)."""
+
+    scorer: Scorer
+    fit: str
+
+
+def refit_candidate(
+    config: ProjectConfig,
+    data: TrainingData,
+    best: TrialResult,
+    searched: BNSoftmaxClassifier | None = None,
+) -> Candidate:
+    """The best configuration refit on train + validation, preprocessing fitted on the same rows.
+
+    A refit has no validation rows to catch a divergence the search's own run escaped, so when
+    it diverges the candidate is the model as the search trained it instead (``searched``, or
+    the trial retrained on the training rows): a diverged model must never reach the gate,
+    where with no champion yet it would be promoted unopposed.
+    """
     X, y = features_and_labels(data.reference, data.spec, data.features)
     preprocessor = make_preprocessor(data.features).fit(X)
     encoded = np.asarray(preprocessor.transform(X), dtype=np.float32)
     estimator = refit(best, config.search.fixed, encoded, y.to_numpy())
-    return Scorer.from_estimator(estimator, preprocessor, data.features)
+    if estimator.status_ == "ok":
+        fit = f"refit on training + validation rows, {estimator.n_epochs_} epochs"
+        return Candidate(Scorer.from_estimator(estimator, preprocessor, data.features), fit)
+    if searched is None:
+        rows = data.encoded
+        searched = fit_as_searched(
+            best, config.search.fixed, rows.X_train, rows.y_train, rows.X_val, rows.y_val
+        )
+    why = f"the search's model: the refit diverged at {estimator.divergence_}"
+    return searched_candidate(data, searched, why)
 
 
-def babysat_candidate(data: TrainingData, model: BNSoftmaxClassifier) -> Scorer:
-    """panda's candidate is the babysat model itself, with the preprocessing it trained on."""
-    return Scorer.from_estimator(model, data.encoded.preprocessor, data.features)
+def searched_candidate(
+    data: TrainingData, model: BNSoftmaxClassifier, fit: str = "the search's model"
+) -> Candidate:
+    """The model as the search trained it, with the preprocessing it trained on."""
+    return Candidate(Scorer.from_estimator(model, data.encoded.preprocessor, data.features), fit)
 
 
 def log_candidate(
-    client: MlflowClient, search_run_id: str, data: TrainingData, scorer: Scorer, best: TrialResult
+    client: MlflowClient,
+    search_run_id: str,
+    data: TrainingData,
+    candidate: Candidate,
+    best: TrialResult,
 ) -> LoggedModelRef:
     example = data.split.holdout[list(data.features.all)].head(5)
-    return log_model(client, search_run_id, scorer, example, params=dict(best.params))
+    params = {**best.params, "fit": candidate.fit}
+    return log_model(client, search_run_id, candidate.scorer, example, params=params)
 
 
 def holdout_predictions(

@@ -13,7 +13,6 @@ from data.window import TrainingData
 from flows import execution, gate, reports, searches, tasks
 from flows.config import ProjectConfig, load_config
 from flows.locking import retune_lock
-from flows.packaging import Scorer
 from flows.project import open_store
 from flows.registry import ChampionInfo, load_champion_model
 from flows.tracking import TrackingConfig
@@ -44,8 +43,10 @@ def retune(request: RetuneRequest) -> dict[str, Any]:
         )
         tracking, client = open_store(config)
         champion = tasks.read_champion(client, tracking)
-        handle, results, best, scorer = _search(config, data, client, tracking, request, champion)
-        model = tasks.log_candidate(client, handle.run_id, data, scorer, best)
+        handle, results, best, candidate = _search(
+            config, data, client, tracking, request, champion
+        )
+        model = tasks.log_candidate(client, handle.run_id, data, candidate, best)
         champion_model = None if champion is None else load_champion_model(client, tracking)
         verdict = tasks.apply_gate(
             client,
@@ -54,7 +55,7 @@ def retune(request: RetuneRequest) -> dict[str, Any]:
             data,
             model,
             search_run_id=handle.run_id,
-            predictions=gate.holdout_predictions(data, scorer, champion_model),
+            predictions=gate.holdout_predictions(data, candidate.scorer, champion_model),
         )
         reports.publish_leaderboard(config.name, results, verdict)
         get_run_logger().info("retune %s: %s", config.name, verdict.decision.reason)
@@ -68,7 +69,7 @@ def _search(
     tracking: TrackingConfig,
     request: RetuneRequest,
     champion: ChampionInfo | None,
-) -> tuple[searches.SearchHandle, list[TrialResult], TrialResult, Scorer]:
+) -> tuple[searches.SearchHandle, list[TrialResult], TrialResult, gate.Candidate]:
     """Warm-start, open (or resume) the search run, train the trials, close the run."""
     previous = searches.latest_finished_search(client, tracking)
     previous_trials = [] if previous is None else list(tasks.read_trials(client, previous).values())
@@ -112,12 +113,17 @@ def _search(
             config, data, logger, initial=initial, completed=dict(handle.completed)
         )
         results, best = list(outcome.results), outcome.best
-        scorer = tasks.refit_candidate(config, data, best)
+        candidate = tasks.refit_candidate(config, data, best)
     else:
         sitter, proposal = execution.panda_start(config, data, initial)
         best = logger(proposal, execution.run_panda(sitter))
-        results, scorer = [best], gate.babysat_candidate(data, sitter.model)
+        results = [best]
+        # A diverged babysitting has no good path to replay; the gate will refuse its model.
+        if best.status == "ok":
+            candidate = tasks.refit_candidate(config, data, best, sitter.model)
+        else:
+            candidate = gate.searched_candidate(data, sitter.model)
     tasks.close_search(client, handle.run_id, results)
     profile = ReferenceProfile.from_frame(data.reference, data.spec)
     tasks.save_profile(client, handle.run_id, profile)
-    return handle, results, best, scorer
+    return handle, results, best, candidate

@@ -253,6 +253,12 @@ def test_panda_babysits_one_model_segment_by_segment(tmp_path: Path, template_st
             task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="panda-segment"))
         )
     assert len(runs) == len(decisions["data"]) >= 1
+    # The candidate is refit on train + validation, replaying the rates the babysitter chose.
+    (model,) = client.search_logged_models(
+        experiment_ids=[trials[0].info.experiment_id],
+        filter_string=f"source_run_id = '{summary['search_run_id']}'",
+    )
+    assert model.params["fit"].startswith("refit on training + validation rows")
 
 
 def test_a_bad_batch_fails_clearly_and_leaves_the_champion_and_runs_alone(project: Path) -> None:

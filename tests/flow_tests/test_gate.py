@@ -1,0 +1,78 @@
+"""The candidate the gate judges: a refit on train + validation, never a diverged one."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data.window import TrainingData, prepare_training_data
+from flows.config import load_config
+from flows.gate import refit_candidate
+from flows.packaging import Scorer
+from models import BNSoftmaxClassifier
+from models.driver import make_train_fn
+from models.selection import TrialResult
+from tests.flow_tests.projects import batch, land, make_project
+
+PARAMS = {"n_layers": 1, "hidden_units": 16, "batch_size": 32, "learning_rate": 0.05}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TrainingData]:
+    root = tmp_path_factory.mktemp("gate")
+    config_path = make_project(root)
+    land(root, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
+    window = load_config(config_path).window
+    data = prepare_training_data(
+        load_config(config_path).spec(),
+        periods=window.periods,
+        validation=window.validation,
+        holdout=window.holdout,
+    )
+    return config_path, data
+
+
+def _trial(data: TrainingData) -> TrialResult:
+    rows = data.encoded
+    train = make_train_fn(rows.X_train, rows.y_train, rows.X_val, rows.y_val, n_threads=1)
+    trial = train({**PARAMS, "max_epochs": 8}, 7)
+    assert trial.status == "ok"
+    return trial
+
+
+def _holdout_accuracy(data: TrainingData, scorer: Scorer) -> float:
+    frame = data.split.holdout
+    predicted = scorer.score(frame)["prediction"]
+    return float(np.mean(predicted.to_numpy() == frame["label"].to_numpy()))
+
+
+def test_the_candidate_is_refit_on_training_and_validation_rows(
+    project: tuple[Path, TrainingData],
+) -> None:
+    config_path, data = project
+    candidate = refit_candidate(load_config(config_path), data, _trial(data))
+    assert candidate.fit.startswith("refit on training + validation rows")
+    assert _holdout_accuracy(data, candidate.scorer) > 0.8
+
+
+def test_a_diverged_refit_falls_back_to_the_search_s_model(
+    project: tuple[Path, TrainingData],
+) -> None:
+    config_path, data = project
+    trial = _trial(data)
+    # Replaying an exploding rate makes the refit diverge; the trial's own rate trains fine.
+    exploding = dict(trial.curves, learning_rate=[1e4] * len(trial.curves["val_loss"]))
+    params = {**trial.params, "optimizer": "sgd"}
+    doomed = dataclasses.replace(trial, params=params, curves=exploding)
+    candidate = refit_candidate(load_config(config_path), data, doomed)
+    assert candidate.fit.startswith("the search's model: the refit diverged")
+    assert _holdout_accuracy(data, candidate.scorer) > 0.8
+
+    rows = data.encoded
+    searched = BNSoftmaxClassifier(**PARAMS, max_epochs=4, random_state=1, n_threads=1)
+    searched.fit(rows.X_train, rows.y_train, eval_set=(rows.X_val, rows.y_val))
+    given = refit_candidate(load_config(config_path), data, doomed, searched)
+    assert given.scorer.network is searched.model_
