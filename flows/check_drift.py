@@ -60,7 +60,7 @@ def check_drift(request: DriftCheckRequest) -> dict[str, Any]:
         drifted=drifted,
         champion_version=champion.version,
     )
-    reports.publish_drift(config.name, batch.id, report)
+    reports.publish_drift(config.name, batch.id, report, drifted)
     logger.info("batch %s of %s: %s", batch.id, config.name, "drift" if drifted else "no drift")
     if passed_over:
         logger.info("passed over older unchecked batches: %s", ", ".join(passed_over))

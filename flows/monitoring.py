@@ -65,6 +65,12 @@ def checked_batches(client: MlflowClient, tracking: TrackingConfig) -> set[str]:
     return {run.data.tags["batch_id"] for run in runs if "batch_id" in run.data.tags}
 
 
+def drift_markdown(batch_id: str, report: DriftReport, drifted: bool) -> str:
+    """The check's verdict and test table: the run's description and the Prefect artifact."""
+    verdict = "**drift detected**" if drifted else "no drift"
+    return f"### Batch {batch_id}: {verdict}\n\n```\n{report.summary()}\n```"
+
+
 def log_drift_check(
     client: MlflowClient,
     tracking: TrackingConfig,
@@ -90,6 +96,7 @@ def log_drift_check(
         "champion_version": champion_version,
         "verdict": "drift" if drifted else "no drift",
         "drifted_features": ", ".join(report.drifted_features)[:5000],
+        "mlflow.note.content": drift_markdown(batch_id, report, drifted),
     }
     run = client.create_run(experiment_id, run_name=f"drift-{batch_id}", tags=tags)
     run_id = str(run.info.run_id)

@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from data.drift_report import DriftReport
 from flows.gate import GateOutcome
+from flows.monitoring import drift_markdown
 from flows.searches import SearchHandle
 from models.selection import TrialResult, ranked
 
@@ -44,13 +45,17 @@ def retune_summary(
     }
 
 
-def leaderboard_markdown(results: Sequence[TrialResult], verdict: GateOutcome) -> str:
+def leaderboard_markdown(
+    results: Sequence[TrialResult], verdict: GateOutcome, fit: str = ""
+) -> str:
+    """The promotion decision and the top trials; the search run's description in MLflow too."""
     lines = [
         f"### Promotion: {'promoted' if verdict.decision.promote else 'refused'} "
         f"(version {verdict.version})",
         "",
         verdict.decision.reason,
         "",
+        *([f"Candidate: {fit}.", ""] if fit else []),
         "| rank | round | val accuracy | val log-loss | learning rate | layers | units | batch |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -67,19 +72,20 @@ def leaderboard_markdown(results: Sequence[TrialResult], verdict: GateOutcome) -
     return "\n".join(lines)
 
 
-def publish_leaderboard(project: str, results: Sequence[TrialResult], verdict: GateOutcome) -> None:
+def publish_leaderboard(project: str, markdown: str) -> None:
     create_markdown_artifact(
-        leaderboard_markdown(results, verdict),
+        markdown,
         key=_key(f"{project}-leaderboard"),
         description=f"{project}: search leaderboard and promotion decision",
     )
 
 
-def publish_drift(project: str, batch_id: str, report: DriftReport) -> None:
-    verdict = "**drift detected**" if report.drifted else "no drift"
-    markdown = f"### Batch {batch_id}: {verdict}\n\n```\n{report.summary()}\n```"
+def publish_drift(project: str, batch_id: str, report: DriftReport, drifted: bool) -> None:
+    """``drifted`` is the check's verdict, which an accuracy drop alone can set."""
     create_markdown_artifact(
-        markdown, key=_key(f"{project}-drift"), description=f"{project}: drift check"
+        drift_markdown(batch_id, report, drifted),
+        key=_key(f"{project}-drift"),
+        description=f"{project}: drift check",
     )
 
 

@@ -57,7 +57,9 @@ def retune(request: RetuneRequest) -> dict[str, Any]:
             search_run_id=handle.run_id,
             predictions=gate.holdout_predictions(data, candidate.scorer, champion_model),
         )
-        reports.publish_leaderboard(config.name, results, verdict)
+        leaderboard = reports.leaderboard_markdown(results, verdict, candidate.fit)
+        reports.publish_leaderboard(config.name, leaderboard)
+        tasks.describe_run(client, handle.run_id, leaderboard)
         get_run_logger().info("retune %s: %s", config.name, verdict.decision.reason)
         return reports.retune_summary(request.trigger, handle, results, best, verdict)
 

@@ -56,6 +56,7 @@ read_trials = io(trials.find_logged_trials, "read-trials")
 close_search = io(finish_search_run, "close-search")
 log_datasets = io(tracking.log_datasets, "log-datasets")
 save_profile = io(searches.log_reference_profile, "save-reference-profile")
+describe_run = io(tracking.describe_run, "describe-search-run")
 refit_candidate = compute(gate.refit_candidate, "refit-candidate")
 # Logging a model and moving aliases are not idempotent: a retry could register a second
 # version or promote twice, so these run once and fail loudly.

@@ -137,14 +137,27 @@ def _sqlite_file(config: TrackingConfig) -> Path | None:
     return None if path in ("", ":memory:") else Path(path)
 
 
+# What each experiment holds, shown as its description in the MLflow UI.
+EXPERIMENT_DESCRIPTIONS = {
+    "search": (
+        "One parent run per hyperparameter search (trigger, strategy, data lineage, figures); "
+        "its trials are the nested child runs, failed and diverged ones included."
+    ),
+    "monitoring": "One run per drift check of a new batch against the champion's reference.",
+    "registry": "One run per promotion, refusal or rollback: the audit trail of the champion.",
+}
+
+
 def ensure_experiment(client: MlflowClient, config: TrackingConfig, kind: str) -> str:
     """The id of experiment ``<name>-<kind>``, created (or restored from deletion) on demand."""
     name = config.experiment_name(kind)
     found = client.get_experiment_by_name(name)
     if found is None:
         location = f"{config.artifact_location}/{name}" if config.artifact_location else None
+        description = EXPERIMENT_DESCRIPTIONS.get(kind)
+        tags = {"mlflow.note.content": description} if description else None
         try:
-            return str(client.create_experiment(name, artifact_location=location))
+            return str(client.create_experiment(name, artifact_location=location, tags=tags))
         except MlflowException as error:  # another thread or process created it first
             if error.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
@@ -153,6 +166,11 @@ def ensure_experiment(client: MlflowClient, config: TrackingConfig, kind: str) -
     if found.lifecycle_stage == "deleted":
         client.restore_experiment(found.experiment_id)
     return str(found.experiment_id)
+
+
+def describe_run(client: MlflowClient, run_id: str, markdown: str) -> None:
+    """Set the run's description, the markdown the MLflow UI shows at the top of the run."""
+    client.set_tag(run_id, "mlflow.note.content", markdown)
 
 
 def start_search_run(

@@ -66,6 +66,9 @@ def test_retune_leaves_one_search_run_its_trials_and_a_champion(project: Path) -
     assert info is not None and info.version == summary["version"] == "1"
     assert info.search_run_id == searches[0].info.run_id
     assert summary["promoted"] and "no champion" in summary["reason"]
+    description = searches[0].data.tags["mlflow.note.content"]  # shown atop the run in the UI
+    assert "### Promotion: promoted (version 1)" in description
+    assert "Candidate: refit on training + validation rows" in description
     contexts = {
         tag.value
         for dataset in searches[0].inputs.dataset_inputs
@@ -112,6 +115,9 @@ def test_accuracy_drop_alone_flags_drift_and_starts_a_retune(project: Path) -> N
     assert report.performance is not None and report.performance.drifted
     assert report.performance.accuracy < 0.5 < report.performance.baseline_accuracy
     assert flipped["drifted"] and flipped["retune"] is not None
+    tracking, client = _store(project)
+    description = client.get_run(flipped["drift_run_id"]).data.tags["mlflow.note.content"]
+    assert "b-2024-02.csv: **drift detected**" in description and "accuracy" in description
     drift_searches = [r for r in _search_runs(project) if r.data.tags["trigger"] == "drift"]
     assert [r.info.run_id for r in drift_searches] == [flipped["retune"]["search_run_id"]]
 

@@ -265,6 +265,7 @@ def test_experiments_keep_their_artifacts_beside_the_store(
     experiment = mlflow_client.get_experiment(experiment_id)
     assert experiment.name == "demo-search"
     assert experiment.artifact_location == f"{tracking_config.artifact_location}/demo-search"
+    assert "nested child runs" in experiment.tags["mlflow.note.content"]  # the UI's description
     mlflow_client.delete_experiment(experiment_id)
     assert ensure_experiment(mlflow_client, tracking_config, "search") == experiment_id
     assert mlflow_client.get_experiment(experiment_id).lifecycle_stage == "active"
