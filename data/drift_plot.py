@@ -30,8 +30,8 @@ def plot_report(report: DriftReport, path: Path, *, top: int = 4) -> Path:
     _effects(figure.add_subplot(grid[0, :]), report)
     for i, row in enumerate(shown):
         _distribution(figure.add_subplot(grid[1 + i // 2, i % 2]), row)
-    verdict = "DRIFTED" if report.drifted else "no drift"
-    figure.suptitle(f"Drift check: {verdict}")
+    verdict = "DRIFTED" if report.drifted else "none"
+    figure.suptitle(f"Data drift: {verdict}")
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     return path

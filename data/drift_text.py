@@ -40,7 +40,11 @@ def _verdict(report: DriftReport) -> str:
         parts.append(f"multivariate {'drifted' if multivariate.drifted else 'no drift'}")
     if report.label is not None:
         parts.append(f"label {'shifted' if report.label.drifted else 'no shift'}")
-    return f"Drift check: {'DRIFTED' if report.drifted else 'no drift'} ({'; '.join(parts)})"
+    verdict = f"Data drift: {'DRIFTED' if report.drifted else 'none'} ({'; '.join(parts)})"
+    if report.performance is None:
+        return verdict
+    # The accuracy check is separate: a check can flag drift on it alone while the data is calm.
+    return f"{verdict}; accuracy: {'DROPPED' if report.performance.drifted else 'held'}"
 
 
 def _sizes(report: DriftReport) -> str:

@@ -160,6 +160,16 @@ def test_summary_lists_drifted_features_first() -> None:
     assert len(flags) == 6  # five KS tests and the multivariate test
 
 
+def test_summary_heads_with_the_data_verdict_and_the_accuracy_verdict_apart() -> None:
+    rng = np.random.default_rng(12)
+    reference, current = _normal_table(rng, 600), _normal_table(rng, 600)
+    truth = rng.integers(0, 2, 300)
+    dropped = performance_drift(truth, 1 - truth, 0.9, n_baseline=300)
+    report = dataclasses.replace(detect_drift(reference, current), performance=dropped)
+    first = report.summary().splitlines()[0]
+    assert first.startswith("Data drift: none") and first.endswith("accuracy: DROPPED")
+
+
 def test_plot_writes_an_image(tmp_path: pytest.TempPathFactory) -> None:
     rng = np.random.default_rng(11)
     reference, current = _normal_table(rng, 500), _normal_table(rng, 500)
