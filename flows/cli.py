@@ -39,7 +39,6 @@ def _quiet_environment() -> None:
         "DO_NOT_TRACK": "1",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
         "MLFLOW_LOGGING_LEVEL": "WARNING",
     }.items():
         os.environ.setdefault(key, value)
@@ -57,7 +56,7 @@ def _silence_prefect_console() -> None:
     Only the console handlers are quieted: flow and task logs still reach the Prefect server,
     so the Prefect UI keeps every line. PREFECT_LOGGING_LEVEL=DEBUG brings them back here.
     """
-    if os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING").upper() == "DEBUG":
+    if os.environ.get("PREFECT_LOGGING_LEVEL", "").upper() == "DEBUG":
         return
     import logging
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from mlflow import MlflowClient
+from prefect import get_run_logger
 from prefect.futures import as_completed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
@@ -62,8 +63,27 @@ class TrialLogger:
             self.client, self.search_run_id, proposal.index, result, strategy=self.strategy
         )
         self.finished += 1
+        get_run_logger().info(
+            "trial %d of %d (round %d): %s",
+            self.finished,
+            self.budget,
+            result.round,
+            _outcome(result),
+        )
         progress.report(self.finished, self.budget, result)
         return result
+
+
+def _outcome(result: TrialResult) -> str:
+    """One log line's worth: the score and the parameters, or why the trial failed."""
+    params = ", ".join(f"{name}={_short(value)}" for name, value in result.params.items())
+    if result.status == "ok":
+        return f"val accuracy {result.metrics.get('val_accuracy', float('nan')):.4f} ({params})"
+    return f"{result.status}: {result.error} ({params})"
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def run_caviar(
@@ -140,7 +160,13 @@ def panda_start(
 def run_panda(sitter: Babysitter) -> TrialResult:
     """One Prefect task per segment, so the Prefect UI shows the babysitting timeline."""
     while not sitter.done:
-        tasks.panda_segment(sitter)
+        decision = tasks.panda_segment(sitter)
+        get_run_logger().info(
+            "panda segment %d at alpha %.3g: %s",
+            decision.segment,
+            decision.learning_rate,
+            decision.reason,
+        )
     return sitter.result()
 
 

@@ -41,12 +41,14 @@ def retune(request: RetuneRequest) -> dict[str, Any]:
             validation=config.window.validation,
             holdout=config.window.holdout,
         )
+        get_run_logger().info("window %s", _window_line(data))
         tracking, client = open_store(config)
         champion = tasks.read_champion(client, tracking)
         handle, results, best, candidate = _search(
             config, data, client, tracking, request, champion
         )
         model = tasks.log_candidate(client, handle.run_id, data, candidate, best)
+        get_run_logger().info("candidate: %s", candidate.fit)
         champion_model = None if champion is None else load_champion_model(client, tracking)
         verdict = tasks.apply_gate(
             client,
@@ -62,6 +64,14 @@ def retune(request: RetuneRequest) -> dict[str, Any]:
         tasks.describe_run(client, handle.run_id, leaderboard)
         get_run_logger().info("retune %s: %s", config.name, verdict.decision.reason)
         return reports.retune_summary(request.trigger, handle, results, best, verdict)
+
+
+def _window_line(data: TrainingData) -> str:
+    split = data.split
+    return (
+        f"{', '.join(data.batch_ids)}: {len(split.train)} training, {len(split.validation)} "
+        f"validation and {len(split.holdout)} holdout rows (data sha256 {data.sha256[:12]})"
+    )
 
 
 def _search(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from pathlib import Path
@@ -12,7 +13,12 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+from prefect.client.schemas.filters import (
+    LogFilter,
+    LogFilterFlowRunId,
+    TaskRunFilter,
+    TaskRunFilterName,
+)
 
 from data.errors import DataError
 from flows import execution, progress
@@ -243,7 +249,15 @@ def test_panda_babysits_one_model_segment_by_segment(tmp_path: Path, template_st
     }
     config_path = make_project(tmp_path, template_store, search=search)
     land(tmp_path, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
-    summary = retune(RetuneRequest(config_path=str(config_path)))
+    # The session quiets Prefect to WARNING; the flow's INFO lines are what this test reads.
+    flow_logger = logging.getLogger("prefect.flow_runs")
+    level = flow_logger.level
+    flow_logger.setLevel(logging.INFO)
+    try:
+        state = retune(RetuneRequest(config_path=str(config_path)), return_state=True)
+    finally:
+        flow_logger.setLevel(level)
+    summary = state.result()
     assert summary["trials"] == 1 and summary["version"] == "1"
     trials = _trial_runs(config_path, summary["search_run_id"])
     assert len(trials) == 1
@@ -259,6 +273,11 @@ def test_panda_babysits_one_model_segment_by_segment(tmp_path: Path, template_st
             task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="panda-segment"))
         )
     assert len(runs) == len(decisions["data"]) >= 1
+    with get_client(sync_client=True) as prefect:  # each decision is in the flow run's log too
+        flow_run = LogFilterFlowRunId(any_=[state.state_details.flow_run_id])
+        logs = [log.message for log in prefect.read_logs(LogFilter(flow_run_id=flow_run))]
+    said = [line for line in logs if line.startswith("panda segment ")]
+    assert len(said) == len(runs) and any(line.startswith("window a-2024-01.csv") for line in logs)
     # The candidate is refit on train + validation, replaying the rates the babysitter chose.
     (model,) = client.search_logged_models(
         experiment_ids=[trials[0].info.experiment_id],
