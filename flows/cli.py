@@ -121,6 +121,8 @@ def check_drift_command(
     if outcome["status"] == "nothing new":
         console.print("nothing new: every batch is already checked")
         return
+    verdict = "[bold red]DRIFT[/]" if outcome["drifted"] else "no drift"
+    console.print(f"Drift check of {outcome['batch_id']}: {verdict}")
     console.print(outcome["report"].summary(), highlight=False)
     if outcome.get("retune") and "refused" in outcome["retune"]:
         console.print(f"[yellow]{outcome['retune']['refused']}[/]")

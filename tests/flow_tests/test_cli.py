@@ -47,7 +47,7 @@ def test_check_drift_then_nothing_new(tuned: Path) -> None:
     land(tuned.parent, "b-2024-02", batch(np.random.default_rng(1), "2024-02-01"))
     code, output = _invoke("check-drift", "--config", str(tuned), "--no-retune")
     assert code == 0, output
-    assert "Drift check" in output
+    assert "Drift check of b-2024-02.csv" in output and "Data drift:" in output
     code, output = _invoke("check-drift", "--config", str(tuned))
     assert code == 0 and "nothing new" in output
 
