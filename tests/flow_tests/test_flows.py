@@ -19,6 +19,7 @@ from prefect.client.schemas.filters import (
     TaskRunFilter,
     TaskRunFilterName,
 )
+from prefect.logging.handlers import APILogHandler
 
 from data.errors import DataError
 from flows import execution, progress
@@ -273,6 +274,7 @@ def test_panda_babysits_one_model_segment_by_segment(tmp_path: Path, template_st
             task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="panda-segment"))
         )
     assert len(runs) == len(decisions["data"]) >= 1
+    APILogHandler().flush()  # logs reach the server in batches; wait for this run's
     with get_client(sync_client=True) as prefect:  # each decision is in the flow run's log too
         flow_run = LogFilterFlowRunId(any_=[state.state_details.flow_run_id])
         logs = [log.message for log in prefect.read_logs(LogFilter(flow_run_id=flow_run))]
