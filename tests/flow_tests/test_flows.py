@@ -6,6 +6,8 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from flows import execution, progress
 from flows.audit import list_audit
 from flows.check_drift import DriftCheckRequest, check_drift
 from flows.config import load_config
-from flows.locking import RetuneBusyError
+from flows.locking import RetuneBusyError, retune_lock
 from flows.project import open_store
 from flows.registry import champion
 from flows.retune import RetuneRequest, retune
@@ -170,48 +172,40 @@ def test_a_second_retune_while_one_runs_is_refused_and_never_promotes(project: P
     assert len(_search_runs(project)) == 1
 
 
-def test_a_held_lock_survives_a_second_caller_and_refuses_it() -> None:
-    from flows.locking import retune_lock
-
-    entered, refused = threading.Event(), []
+@contextmanager
+def _held_by_another_thread(name: str, seconds: float, log: list[str]) -> Iterator[None]:
+    """Lock ``name`` held by a second thread for ``seconds``; yields once that thread holds it."""
+    entered = threading.Event()
 
     def hold() -> None:
-        with retune_lock("lock-probe"):
+        with retune_lock(name):
             entered.set()
-            time.sleep(2.0)
+            time.sleep(seconds)
+            log.append("holder done")
 
     holder = threading.Thread(target=hold)
     holder.start()
-    assert entered.wait(30)
     try:
+        assert entered.wait(30)
+        yield
+    finally:
+        holder.join()
+
+
+def test_a_held_lock_survives_a_second_caller_and_refuses_it() -> None:
+    with _held_by_another_thread("lock-probe", 2.0, []), pytest.raises(RetuneBusyError):
         with retune_lock("lock-probe"):
-            refused.append(False)
-    except RetuneBusyError:
-        refused.append(True)
-    holder.join()
-    assert refused == [True]
+            pass
     with retune_lock("lock-probe"):  # released: the next retune gets in
         pass
 
 
 def test_a_second_caller_that_may_wait_gets_the_lock_once_it_is_released() -> None:
-    from flows.locking import retune_lock
-
-    entered, order = threading.Event(), []
-
-    def hold() -> None:
-        with retune_lock("lock-wait-probe"):
-            entered.set()
-            time.sleep(1.0)
-            order.append("holder done")
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert entered.wait(30)
-    with retune_lock("lock-wait-probe", wait_s=60):
-        order.append("waiter in")
-    holder.join()
-    assert order == ["holder done", "waiter in"]
+    log: list[str] = []
+    with _held_by_another_thread("lock-wait-probe", 1.0, log):
+        with retune_lock("lock-wait-probe", wait_s=60):
+            log.append("waiter in")
+    assert log == ["holder done", "waiter in"]
 
 
 def test_a_killed_retune_resumes_without_retraining_logged_trials(
