@@ -78,6 +78,14 @@ def test_exploding_learning_rate_ends_as_diverged_with_its_curves() -> None:
     assert trainer.divergence.startswith("epoch ")
 
 
+def test_an_explosion_with_few_batches_an_epoch_is_caught_within_two_epochs() -> None:
+    # 256 rows in batches of 128: two steps an epoch, far from the 20-step window.
+    trainer = _trainer(TrainConfig(optimizer="sgd", learning_rate=1e4, batch_size=128))
+    trainer.train()
+    assert trainer.status == "diverged" and trainer.epoch == 2
+    assert "the mean loss of the last 4 mini-batches" in trainer.divergence
+
+
 def test_nan_loss_is_divergence_not_an_exception() -> None:
     x, y = _problem()
     x[5, 0] = math.inf  # one corrupt row poisons the loss of its batch
