@@ -16,6 +16,7 @@ from flows.locking import retune_lock
 from flows.project import open_store
 from flows.registry import ChampionInfo, load_champion_model
 from flows.tracking import TrackingConfig
+from models.errors import SearchError
 from models.selection import TrialResult
 from models.strategies import warm_start
 
@@ -64,6 +65,31 @@ def retune(request: RetuneRequest) -> dict[str, Any]:
         tasks.describe_run(client, handle.run_id, leaderboard)
         get_run_logger().info("retune %s: %s", config.name, verdict.decision.reason)
         return reports.retune_summary(request.trigger, handle, results, best, verdict)
+
+
+def _train(
+    config: ProjectConfig,
+    data: TrainingData,
+    logger: execution.TrialLogger,
+    initial: list[dict[str, Any]],
+    handle: searches.SearchHandle,
+) -> tuple[list[TrialResult], TrialResult, gate.Candidate]:
+    """The strategy's trials, the best of them and the candidate fitted from it."""
+    if config.search.strategy == "caviar":
+        outcome = execution.run_caviar(
+            config, data, logger, initial=initial, completed=dict(handle.completed)
+        )
+        best = outcome.best
+        return list(outcome.results), best, tasks.refit_candidate(config, data, best)
+    sitter, proposal = execution.panda_start(config, data, initial)
+    best = logger(proposal, execution.run_panda(sitter))
+    if best.status != "ok":  # nothing to refit or promote: a diverged model never meets the gate
+        raise SearchError(
+            f"panda's babysat model {best.status}: {best.error}",
+            errors=[best.error],
+            results=[best],
+        )
+    return [best], best, tasks.refit_candidate(config, data, best, sitter.model)
 
 
 def _window_line(data: TrainingData) -> str:
@@ -120,21 +146,12 @@ def _search(
     strategy = config.search.strategy
     budget = config.search.rounds * config.search.trials_per_round if strategy == "caviar" else 1
     logger = execution.TrialLogger(client, handle.run_id, strategy, budget)
-    if strategy == "caviar":
-        outcome = execution.run_caviar(
-            config, data, logger, initial=initial, completed=dict(handle.completed)
-        )
-        results, best = list(outcome.results), outcome.best
-        candidate = tasks.refit_candidate(config, data, best)
-    else:
-        sitter, proposal = execution.panda_start(config, data, initial)
-        best = logger(proposal, execution.run_panda(sitter))
-        results = [best]
-        # A diverged babysitting has no good path to replay; the gate will refuse its model.
-        if best.status == "ok":
-            candidate = tasks.refit_candidate(config, data, best, sitter.model)
-        else:
-            candidate = gate.searched_candidate(data, sitter.model)
+    try:
+        results, best, candidate = _train(config, data, logger, initial, handle)
+    except SearchError as error:
+        # The search run ends FAILED with the reason and what was trained; the champion stays.
+        tasks.close_search(client, handle.run_id, list(error.results), error=str(error))
+        raise
     tasks.close_search(client, handle.run_id, results)
     profile = ReferenceProfile.from_frame(data.reference, data.spec)
     tasks.save_profile(client, handle.run_id, profile)

@@ -33,6 +33,7 @@ from flows.project import open_store
 from flows.registry import champion
 from flows.retune import RetuneRequest, retune
 from flows.tracking import all_runs, ensure_experiment
+from models.errors import SearchError
 from tests.flow_tests.projects import TINY_SEARCH, batch, land, make_project
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -296,3 +297,36 @@ def test_a_bad_batch_fails_clearly_and_leaves_the_champion_and_runs_alone(projec
     after = champion(client, tracking)
     assert after is not None and before is not None and after.version == before.version
     assert len(_search_runs(project)) == 1
+
+
+EXPLODING = {"optimizer": "sgd", "max_epochs": 4, "patience": None}
+
+
+@pytest.mark.parametrize(
+    "search",
+    [
+        {  # caviar: every trial's learning rate makes it diverge
+            **TINY_SEARCH,
+            "space": {"learning_rate": {"type": "log_uniform", "low": 1e4, "high": 1e5}},
+            "fixed": EXPLODING,
+        },
+        {  # panda: a given schedule is followed, not corrected, into divergence
+            "strategy": "panda",
+            "fixed": EXPLODING,
+            "panda": {"segments": 2, "epochs_per_segment": 2, "schedule": [1e4, 1e4]},
+        },
+    ],
+    ids=["caviar", "panda"],
+)
+def test_a_search_without_an_ok_trial_fails_its_run_and_promotes_nothing(
+    tmp_path: Path, template_store: Path, search: dict[str, Any]
+) -> None:
+    project = make_project(tmp_path, template_store, search=search)
+    land(tmp_path, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
+    with pytest.raises(SearchError, match="diverged"):
+        retune(RetuneRequest(config_path=str(project)))
+    (run,) = _search_runs(project)
+    assert run.info.status == "FAILED" and "diverged" in run.data.tags["failure_reason"]
+    tracking, client = _store(project)
+    assert champion(client, tracking) is None
+    assert client.search_model_versions(f"name = '{tracking.name}'") == []
