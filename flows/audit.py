@@ -82,6 +82,7 @@ def write_audit(client: MlflowClient, config: TrackingConfig, record: AuditRecor
         "event_id": record.event_id,
         "event_ns": str(time.time_ns()),
         "record": json.dumps(record.to_dict()),  # reason capped: well under 8,000 chars
+        "mlflow.note.content": _description(record),
     }
     name = f"{record.event}-v{record.version}"
     run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
@@ -89,6 +90,12 @@ def write_audit(client: MlflowClient, config: TrackingConfig, record: AuditRecor
     finite = {k: v for k, v in record.metrics.items() if math.isfinite(v)}
     client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in finite.items()])
     client.set_terminated(run_id, "FINISHED")
+
+
+def _description(record: AuditRecord) -> str:
+    """The event in one line, atop the run in the MLflow UI."""
+    before = f" (champion before: version {record.previous})" if record.previous else ""
+    return f"**{record.event}** version {record.version} by {record.who}{before}: {record.reason}"
 
 
 def audit_exists(client: MlflowClient, config: TrackingConfig, event_id: str) -> bool:

@@ -116,6 +116,14 @@ def test_gate_verdicts_rollback_and_the_audit_trail(store: Store) -> None:
     assert trail[1].previous == first and trail[1].metrics["champion_accuracy"] == 0.70
     assert trail[1].metrics["probability"] >= 0.95 and trail[1].when
     assert trail[4].reason == "the new champion misbehaves in production"
+    registry_runs = client.search_runs(
+        [client.get_experiment_by_name(config.experiment_name("registry")).experiment_id],
+        "tags.event = 'rollback'",
+    )
+    assert [run.data.tags["mlflow.note.content"] for run in registry_runs] == [
+        f"**rollback** version {first} by ops (champion before: version {better}): "
+        "the new champion misbehaves in production"
+    ]
 
 
 def test_a_crash_between_the_alias_moves_is_repaired(store: Store, monkeypatch) -> None:
