@@ -15,8 +15,9 @@ Each variant keeps the benchmark's budget (4 rounds x 8 trials), model and data
   Gaussian process with a noise term) of validation accuracy before taking the top 3, so one
   lucky trial weighs less than a trend.
 
-Baselines: random (one round of 32) and Optuna's TPE. Seeds 100-139, apart from the benchmark's
-0-19, so choosing a variant here does not tune the benchmark.
+Baselines: random (one round of 32) and Optuna's TPE, sequential (each trial told before the
+next is asked) and batched (4 rounds of 8 asked together, as driftune trains a round). Seeds
+100-139, apart from the benchmark's 0-19, so choosing a variant here does not tune the benchmark.
 
 Run: .venv/bin/python bench/search_variants.py [--only NAME ...]
      ->  bench/results/search_variants.json (--only reruns those variants and keeps the others')
@@ -174,6 +175,7 @@ NAMES = (
     "smoothed gp",
     "shipped",
     "tpe",
+    "tpe batched",
 )
 _TRAIN: dict[str, BenchTrial] = {}
 
@@ -182,8 +184,9 @@ def one_run(job: tuple[str, int]) -> dict[str, Any]:
     name, seed = job
     torch.set_num_threads(1)
     train_fn = _TRAIN.setdefault(DATASET, BenchTrial(prepare(DATASET)))
-    if name == "tpe":
-        results = run_tpe(train_fn, seed, ROUNDS * PER_ROUND)
+    if name.startswith("tpe"):
+        batch = PER_ROUND if name == "tpe batched" else 1
+        results = run_tpe(train_fn, seed, ROUNDS * PER_ROUND, batch)
     else:
         try:
             results = list(run_search(make(name, seed), train_fn).results)
