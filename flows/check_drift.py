@@ -19,6 +19,7 @@ from flows.locking import RetuneBusyError
 from flows.project import open_store
 from flows.registry import NoChampionError
 from flows.retune import RetuneRequest, retune
+from models.errors import SearchError
 
 
 class DriftCheckRequest(BaseModel):
@@ -96,3 +97,11 @@ def _start_retune(config_path: str, drift_run_id: str) -> dict[str, Any]:
     except RetuneBusyError as busy:
         get_run_logger().warning(str(busy))
         return {"refused": str(busy)}
+    except SearchError as failed:
+        # The batch now counts as checked, so no later check will start this retune again.
+        raise SearchError(
+            f"{failed} (the drift check is recorded as run {drift_run_id}; once the cause is "
+            "fixed, retune by hand with `driftune tune`)",
+            errors=failed.errors,
+            results=failed.results,
+        ) from failed

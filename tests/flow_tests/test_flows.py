@@ -33,6 +33,7 @@ from flows.project import open_store
 from flows.registry import champion
 from flows.retune import RetuneRequest, retune
 from flows.tracking import all_runs, ensure_experiment
+from models import BNSoftmaxClassifier
 from models.errors import SearchError
 from tests.flow_tests.projects import TINY_SEARCH, batch, land, make_project
 
@@ -330,3 +331,23 @@ def test_a_search_without_an_ok_trial_fails_its_run_and_promotes_nothing(
     tracking, client = _store(project)
     assert champion(client, tracking) is None
     assert client.search_model_versions(f"name = '{tracking.name}'") == []
+
+
+def test_a_retune_that_fails_after_drift_says_the_check_is_kept_and_how_to_retry(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retune(RetuneRequest(config_path=str(project)))
+
+    def out_of_memory(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("simulated out of memory")
+
+    # Every trial of the retune that the drift starts fails, the champion's configuration too.
+    monkeypatch.setattr(BNSoftmaxClassifier, "fit", out_of_memory)
+    land(project.parent, "b-2024-02", batch(np.random.default_rng(2), "2024-02-01", shift=1.5))
+    hint = r"simulated out of memory.*drift check is recorded as run \w+.*driftune tune"
+    with pytest.raises(SearchError, match=hint):
+        check_drift(DriftCheckRequest(config_path=str(project)))
+    assert check_drift(DriftCheckRequest(config_path=str(project)))["status"] == "nothing new"
+    tracking, client = _store(project)
+    info = champion(client, tracking)
+    assert info is not None and info.version == "1"
