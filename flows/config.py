@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from data.errors import ConfigError
 from data.schema import DatasetSpec
+from models.estimator import BNSoftmaxClassifier
 from models.search import SearchSpace
 
 
@@ -76,6 +77,16 @@ class SearchConfig(_Section):
     def _space_parses(cls, value: dict[str, dict[str, Any]] | None) -> Any:
         if value is not None:
             SearchSpace.from_dict(value)  # raises with the parameter's name
+        return value
+
+    @field_validator("fixed")
+    @classmethod
+    def _fixed_are_estimator_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        known = BNSoftmaxClassifier().get_params()
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(f"unknown estimator settings {unknown}; known: {sorted(known)}")
+        BNSoftmaxClassifier(**value).check_settings()  # a bad value fails here, not per trial
         return value
 
     def search_space(self) -> SearchSpace:

@@ -69,7 +69,7 @@ class BNSoftmaxNet(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        _check_shape(n_features, n_classes, n_layers, hidden_units, activation)
+        check_shape(n_features, n_classes, n_layers, hidden_units, activation)
         widths = [n_features] + [hidden_units] * n_layers
         self.hidden = nn.Sequential(
             *(
@@ -105,7 +105,7 @@ class BNSoftmaxNet(nn.Module):
             self.train(was_training)
 
 
-def _check_shape(
+def check_shape(
     n_features: int, n_classes: int, n_layers: int, hidden_units: int, activation: str
 ) -> None:
     if n_features < 1:

@@ -14,7 +14,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from models.classifier import BNSoftmaxNet
+from models.classifier import BNSoftmaxNet, check_shape
 from models.training import History, TrainConfig, Trainer
 
 
@@ -134,6 +134,21 @@ class BNSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: ArrayLike) -> NDArray[Any]:
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]  # type: ignore[no-any-return]
+
+    def check_settings(self) -> None:
+        """Refuse bad hyperparameters before any data is read (a ValueError naming the one).
+
+        ``fit`` checks the same, but a config that sets them for every trial should fail when it
+        is loaded, not once per trial.
+        """
+        self._train_config()
+        check_shape(1, 2, self.n_layers, self.hidden_units, self.activation)
+        if not 0 <= self.validation_fraction < 1:
+            raise ValueError(
+                f"validation_fraction must lie in [0, 1), got {self.validation_fraction}"
+            )
+        if not 0 < self.bn_momentum <= 1:
+            raise ValueError(f"bn_momentum must lie in (0, 1], got {self.bn_momentum}")
 
     def _train_config(self) -> TrainConfig:
         return TrainConfig(

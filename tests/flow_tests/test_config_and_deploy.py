@@ -51,6 +51,23 @@ def test_bad_values_name_their_key(patch: dict[str, object], key: str) -> None:
         parse_config({**MINIMAL, **patch})
 
 
+@pytest.mark.parametrize(
+    ("fixed", "problem"),
+    [
+        ({"epochs": 3}, "unknown estimator settings ['epochs']"),
+        ({"activation": "swish"}, "activation must be one of"),
+        ({"patience": 0}, "patience must be at least 1"),
+        ({"bn_momentum": 0.0}, "bn_momentum must lie in"),
+    ],
+)
+def test_bad_fixed_settings_fail_at_load_not_in_every_trial(
+    fixed: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({**MINIMAL, "search": {"fixed": fixed}})
+    assert "search.fixed" in str(caught.value) and problem in str(caught.value)
+
+
 def test_missing_dataset_is_named() -> None:
     with pytest.raises(ConfigError, match="dataset"):
         parse_config({"name": "p"})
