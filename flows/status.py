@@ -26,9 +26,12 @@ def project_status(client: MlflowClient, tracking: TrackingConfig) -> ProjectSta
     return ProjectStatus(
         champion=champion(client, tracking),
         checks=_recent(client, tracking, "monitoring", ("batch_id", "verdict", "drifted_features")),
-        searches=_recent(client, tracking, "search", ("trigger", "strategy", "best_trial_index")),
+        searches=_recent(client, tracking, "search", SEARCH_TAGS),
         audit=list_audit(client, tracking),
     )
+
+
+SEARCH_TAGS = ("trigger", "strategy", "best_trial_index", "failure_reason")
 
 
 def _recent(

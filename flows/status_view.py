@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,16 +37,18 @@ def show_status(console: Console, config_path: Path) -> None:
             check["drifted_features"] or "-",
         )
     searches = _table(
-        "recent searches", "when", "trigger", "strategy", "status", "trials", "best val acc"
+        "recent searches", "when", "trigger", "strategy", "status", "trials", "best val acc", "why"
     )
     for search in status.searches:
+        best = search.get("best_val_accuracy")
         searches.add_row(
             _when(search["started"]),
             search["trigger"],
             search["strategy"],
             search["status"],
             f"{search.get('n_trials', 0):.0f}",
-            f"{search.get('best_val_accuracy', float('nan')):.3f}",
+            "-" if best is None or math.isnan(best) else f"{best:.3f}",
+            _clip(search.get("failure_reason") or "-"),
         )
     audit = _table(
         "audit trail (oldest first)", "when", "event", "version", "previous", "who", "why"
@@ -73,3 +76,8 @@ def _when(millis: int | None) -> str:
     if not millis:
         return "-"
     return datetime.fromtimestamp(millis / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _clip(text: str, width: int = 90) -> str:
+    """A failure reason can list five trials' errors; the MLflow run keeps it whole."""
+    return text if len(text) <= width else text[: width - 1] + "…"

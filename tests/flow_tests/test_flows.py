@@ -32,6 +32,7 @@ from flows.locking import RetuneBusyError, retune_lock
 from flows.project import open_store
 from flows.registry import champion
 from flows.retune import RetuneRequest, retune
+from flows.status import project_status
 from flows.tracking import all_runs, ensure_experiment
 from models import BNSoftmaxClassifier
 from models.errors import SearchError
@@ -331,6 +332,8 @@ def test_a_search_without_an_ok_trial_fails_its_run_and_promotes_nothing(
     tracking, client = _store(project)
     assert champion(client, tracking) is None
     assert client.search_model_versions(f"name = '{tracking.name}'") == []
+    (shown,) = project_status(client, tracking).searches  # what `driftune status` lists
+    assert shown["status"] == "FAILED" and "diverged" in shown["failure_reason"]
 
 
 def test_a_retune_that_fails_after_drift_says_the_check_is_kept_and_how_to_retry(
