@@ -41,9 +41,12 @@ def test_demo_replays_three_years_with_a_verdict_each(tmp_path: Path, prefect_se
     from prefect.settings import PREFECT_API_URL
 
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    # At Prefect's own INFO level, as a user runs it: the flow logs go to the server only.
+    env.pop("PREFECT_LOGGING_LEVEL", None)
     driftune = Path(sys.executable).parent / "driftune"
     again = subprocess.run(
         [str(driftune), *args], capture_output=True, text=True, env=env, check=False, timeout=600
     )
     assert again.returncode == 0, again.stdout + again.stderr
     assert "first tune on 2012: version 1 is the champion" in again.stdout
+    assert "| INFO" not in again.stdout + again.stderr
