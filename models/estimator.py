@@ -138,8 +138,8 @@ class BNSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def check_settings(self) -> None:
         """Refuse bad hyperparameters before any data is read (a ValueError naming the one).
 
-        ``fit`` checks the same, but a config that sets them for every trial should fail when it
-        is loaded, not once per trial.
+        The checks ``fit`` makes, plus the ranges of ``validation_fraction`` and ``bn_momentum``:
+        a config that sets them for every trial fails when it loads, not once per trial.
         """
         self._train_config()
         check_shape(1, 2, self.n_layers, self.hidden_units, self.activation)

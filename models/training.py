@@ -34,10 +34,10 @@ class TrainConfig:
     NaN or inf loss, or when the mean loss over a stretch of ``EXPLOSION_WINDOW`` or more
     mini-batch steps, or of ``EXPLOSION_EPOCHS`` whole epochs (checked at epoch ends), exceeds
     ``explode_factor`` times the untrained model's mean mini-batch loss, plus three standard
-    errors of batch noise. Measured here over
-    eight seeds each: no healthy run (digits, rainfall, four optimizers, alpha from 1e-5 up to
-    3 for SGD) tripped it at factor 2, while at factor 1 RMSprop's first epoch on rainfall
-    (0.73 against an untrained 0.62) did; plain SGD at alpha = 10 on rainfall trips it in 8 of 8.
+    errors of batch noise. Measured here over eight seeds each: no healthy run (digits,
+    rainfall, four optimizers, alpha from 1e-5 up to 3 for SGD) tripped it at factor 2, while
+    at factor 1 RMSprop's first epoch on rainfall (0.73 against an untrained 0.62) did; plain
+    SGD at alpha = 10 on rainfall trips it in 8 of 8.
     Single-batch spikes are no evidence: healthy binary runs see batches at 11x the untrained
     loss once confident. The two-epoch stretch serves small data: on a 201-row window of
     seattle-weather (1 to 4 batches an epoch) 150 samples of the default space never trip it,
