@@ -25,9 +25,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TrainingDat
     root = tmp_path_factory.mktemp("gate")
     config_path = make_project(root)
     land(root, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
-    window = load_config(config_path).window
+    config = load_config(config_path)
+    window = config.window
     data = prepare_training_data(
-        load_config(config_path).spec(),
+        config.spec(),
         periods=window.periods,
         validation=window.validation,
         holdout=window.holdout,
