@@ -99,10 +99,17 @@ def _description(record: AuditRecord) -> str:
 
 
 def audit_exists(client: MlflowClient, config: TrackingConfig, event_id: str) -> bool:
+    return find_audit(client, config, event_id) is not None
+
+
+def find_audit(client: MlflowClient, config: TrackingConfig, event_id: str) -> AuditRecord | None:
+    """The record with ``event_id``, when one was written."""
     found = client.get_experiment_by_name(config.experiment_name("registry"))
     if found is None:
-        return False
-    return bool(all_runs(client, [found.experiment_id], f"tags.event_id = '{event_id}'"))
+        return None
+    runs = all_runs(client, [found.experiment_id], f"tags.event_id = '{event_id}'")
+    raw = runs[0].data.tags.get("record") if runs else None
+    return None if raw is None else AuditRecord(**json.loads(raw))
 
 
 def new_record(
@@ -113,7 +120,9 @@ def new_record(
     metric: str,
     metrics: Mapping[str, float],
     who: str | None,
+    event_id: str | None = None,
 ) -> AuditRecord:
+    """A record for one event; ``event_id`` makes a retried event's record the same one."""
     return AuditRecord(
         event=event,
         version=version,
@@ -123,7 +132,7 @@ def new_record(
         metrics=dict(metrics),
         who=who or current_user(),
         when=datetime.now(UTC).isoformat(timespec="seconds"),
-        event_id=uuid.uuid4().hex,
+        event_id=event_id or uuid.uuid4().hex,
     )
 
 

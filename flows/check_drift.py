@@ -3,6 +3,10 @@
 When several batches landed since the last check, only the newest is checked: it is what the
 champion faces now, and a retune it starts trains on the recent window. The batches it passes
 over are named in the outcome and never checked later, so checks only move forward in time.
+
+A batch is checked once, even when two checks race (flows/monitoring.py). A check whose retune
+was killed before it ended is resumed by the next check-drift, which would otherwise find
+nothing new: the retune's outcome is recorded on the check run when it ends, whatever it is.
 """
 
 from __future__ import annotations
@@ -47,26 +51,22 @@ def check_drift(request: DriftCheckRequest) -> dict[str, Any]:
     )
     batch, passed_over = _newest_unseen(config, seen)
     if batch is None:
-        logger.info("nothing new: every batch of %s is checked", config.name)
-        return {"status": "nothing new", "drifted": False, "retune": None}
+        return _nothing_new(request, config, client, tracking)
     report = tasks.drift_report(config, client, tracking, champion, batch)
     drifted = report.drifted or bool(
         config.drift.accuracy_drop and report.performance and report.performance.drifted
     )
-    run_id = tasks.log_drift(
+    run_id, ours = tasks.log_drift(
         client,
         tracking,
         batch_id=batch.id,
         report=report,
         drifted=drifted,
         champion_version=champion.version,
+        retune_requested=request.start_retune,
     )
-    reports.publish_drift(config.name, batch.id, report, drifted)
-    logger.info("batch %s of %s: %s", batch.id, config.name, "drift" if drifted else "no drift")
-    if passed_over:
-        logger.info("passed over older unchecked batches: %s", ", ".join(passed_over))
     outcome: dict[str, Any] = {
-        "status": "checked",
+        "status": "checked" if ours else "checked elsewhere",
         "batch_id": batch.id,
         "passed_over": passed_over,
         "drifted": drifted,
@@ -74,8 +74,30 @@ def check_drift(request: DriftCheckRequest) -> dict[str, Any]:
         "report": report,
         "retune": None,
     }
+    if not ours:  # another check of this batch won the race: it reports and retunes
+        logger.info("batch %s of %s was checked by run %s", batch.id, config.name, run_id)
+        return outcome
+    reports.publish_drift(config.name, batch.id, report, drifted)
+    logger.info("batch %s of %s: %s", batch.id, config.name, "drift" if drifted else "no drift")
+    if passed_over:
+        logger.info("passed over older unchecked batches: %s", ", ".join(passed_over))
     if drifted and request.start_retune:
-        outcome["retune"] = _start_retune(request.config_path, run_id)
+        outcome["retune"] = _start_retune(request.config_path, client, run_id)
+    return outcome
+
+
+def _nothing_new(
+    request: DriftCheckRequest, config: ProjectConfig, client: Any, tracking: Any
+) -> dict[str, Any]:
+    """Every batch is checked; resume the retune of a check that was killed while it ran."""
+    outcome: dict[str, Any] = {"status": "nothing new", "drifted": False, "retune": None}
+    pending = monitoring.pending_retune(client, tracking) if request.start_retune else None
+    if pending is None:
+        get_run_logger().info("nothing new: every batch of %s is checked", config.name)
+        return outcome
+    get_run_logger().info("resuming the retune drift check %s started", pending)
+    outcome.update(status="resumed", drifted=True, drift_run_id=pending)
+    outcome["retune"] = _start_retune(request.config_path, client, pending)
     return outcome
 
 
@@ -89,19 +111,23 @@ def _newest_unseen(config: ProjectConfig, seen: set[str]) -> tuple[Batch | None,
     return fresh[-1], [b.id for b in fresh[:-1]]
 
 
-def _start_retune(config_path: str, drift_run_id: str) -> dict[str, Any]:
+def _start_retune(config_path: str, client: Any, drift_run_id: str) -> dict[str, Any]:
+    """The retune a drifted check starts; its outcome is recorded on the check either way."""
+    request = RetuneRequest(config_path=config_path, trigger="drift", drift_run_id=drift_run_id)
     try:
-        return retune(
-            RetuneRequest(config_path=config_path, trigger="drift", drift_run_id=drift_run_id)
-        )
+        summary = retune(request)
     except RetuneBusyError as busy:
         get_run_logger().warning(str(busy))
+        monitoring.record_retune_outcome(client, drift_run_id, f"busy: {busy}")
         return {"refused": str(busy)}
     except SearchError as failed:
-        # The batch now counts as checked, so no later check will start this retune again.
+        monitoring.record_retune_outcome(client, drift_run_id, f"failed: {failed}")
         raise SearchError(
             f"{failed} (the drift check is recorded as run {drift_run_id}; once the cause is "
             "fixed, retune by hand with `driftune tune`)",
             errors=failed.errors,
             results=failed.results,
         ) from failed
+    verdict = "promoted" if summary["promoted"] else "refused"
+    monitoring.record_retune_outcome(client, drift_run_id, f"{verdict} v{summary['version']}")
+    return summary

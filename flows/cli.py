@@ -121,13 +121,57 @@ def check_drift_command(
     if outcome["status"] == "nothing new":
         console.print("nothing new: every batch is already checked")
         return
-    verdict = "[bold red]DRIFT[/]" if outcome["drifted"] else "no drift"
-    console.print(f"Drift check of {outcome['batch_id']}: {verdict}")
-    console.print(outcome["report"].summary(), highlight=False)
+    if outcome["status"] == "resumed":
+        console.print(f"resumed the retune that drift check {outcome['drift_run_id']} started")
+    else:
+        verdict = "[bold red]DRIFT[/]" if outcome["drifted"] else "no drift"
+        console.print(f"Drift check of {outcome['batch_id']}: {verdict}")
+        console.print(outcome["report"].summary(), highlight=False)
+    if outcome["status"] == "checked elsewhere":
+        console.print(f"(checked by a concurrent run, {outcome['drift_run_id']}, which retunes)")
     if outcome.get("retune") and "refused" in outcome["retune"]:
         console.print(f"[yellow]{outcome['retune']['refused']}[/]")
     elif outcome.get("retune"):
         console.print(retune_table(outcome["retune"]))
+
+
+@app.command()
+def backtest(
+    config: ConfigOption = DEFAULT_CONFIG,
+    first: Annotated[int, typer.Option(help="Tune on the first N batches.")] = 1,
+    out: Annotated[
+        Path | None, typer.Option(help="Scratch folder (default <project>/.driftune/backtest).")
+    ] = None,
+    baseline: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Baselines refit on the previous batch: fixed_refit, hist_gradient_boosting, "
+            "random_search (repeat the option; default the first two)."
+        ),
+    ] = None,
+    fresh: Annotated[bool, typer.Option(help="Start over instead of resuming.")] = False,
+) -> None:
+    """Replay the dataset's batches through check-drift, retune and the gate in a scratch store.
+
+    Each batch is scored by the current champion before the flows see it, beside baselines
+    refit on the batch before; your project's store and champion are never touched.
+    """
+    from flows.backtest import DEFAULT_BASELINES, BacktestRequest
+    from flows.backtest import backtest as run_backtest
+    from flows.console import backtest_table, trial_progress
+
+    request = BacktestRequest(
+        config_path=str(config),
+        first=first,
+        out=None if out is None else str(out),
+        baselines=tuple(baseline or DEFAULT_BASELINES),
+        fresh=fresh,
+    )
+    with trial_progress(console, "trials", steps="batches"):
+        result = _run(lambda: run_backtest(request))
+    console.print(backtest_table(result))
+    console.print(f"wrote {result['out']}/backtest.json; MLflow run {result['mlflow_run_id']} in")
+    console.print(f"  {result['tracking_uri']}", soft_wrap=True)
 
 
 @app.command()

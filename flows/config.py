@@ -49,6 +49,18 @@ class WindowConfig(_Section):
     periods: int = Field(2, ge=1, description="train on the newest N batches")
     validation: float = Field(0.2, gt=0, lt=1)
     holdout: float = Field(0.2, gt=0, lt=1)
+    candidates: list[int | Literal["all"]] = Field(
+        default_factory=list,
+        description="window lengths in periods the search tries (e.g. [1, 2, 4, all]); "
+        "validation on the newest rows picks one. Empty: always the newest `periods`.",
+    )
+
+    @field_validator("candidates")
+    @classmethod
+    def _positive(cls, value: list[int | str]) -> list[int | str]:
+        if any(isinstance(k, int) and k < 1 for k in value):
+            raise ValueError(f"window candidates must be at least 1 period, got {value}")
+        return value
 
 
 class PandaConfig(_Section):
@@ -104,10 +116,19 @@ class DriftConfig(_Section):
 
 class PromotionConfig(_Section):
     metric: Literal["accuracy"] = "accuracy"
+    rule: Literal["non_inferiority", "superiority"] = Field(
+        "non_inferiority",
+        description="non_inferiority: promote unless credibly worse by more than margin; "
+        "superiority: promote only when credibly better by at least min_gain",
+    )
+    margin: float = Field(0.0, ge=0, lt=1, description="non_inferiority's tolerated loss")
     min_gain: float = Field(0.0, ge=0)
     confidence: float = Field(0.95, gt=0.5, lt=1)
     n_boot: int = Field(2000, ge=100)
     seed: int = 0
+    refit_on_window: bool = Field(
+        True, description="refit a promoted configuration on the whole window, holdout included"
+    )
 
 
 class TrackingSettings(_Section):
@@ -148,6 +169,10 @@ class ProjectConfig(_Section):
 
     def spec(self) -> DatasetSpec:
         return self.dataset.spec(self.name)
+
+    def search_windows(self) -> list[int | str]:
+        """The window lengths the search tries: caviar's; panda babysits the base window."""
+        return list(self.window.candidates) if self.search.strategy == "caviar" else []
 
     def resolved(self, root: Path) -> ProjectConfig:
         """Paths made absolute against the project folder."""

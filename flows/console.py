@@ -15,8 +15,11 @@ from models.selection import TrialResult
 
 
 @contextmanager
-def trial_progress(console: Console, label: str) -> Iterator[None]:
-    """A progress bar that advances as each trial finishes (fed by flows.progress)."""
+def trial_progress(console: Console, label: str, steps: str | None = None) -> Iterator[None]:
+    """A progress bar that advances as each trial finishes (fed by flows.progress).
+
+    ``steps`` names a second bar for a longer job's steps, such as a backtest's batches.
+    """
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -30,12 +33,29 @@ def trial_progress(console: Console, label: str) -> Iterator[None]:
     best = [0.0]
 
     def advance(finished: int, budget: int, result: TrialResult) -> None:
+        if finished <= 1:  # a new search began: its best so far starts afresh
+            best[0] = 0.0
         accuracy = result.metrics.get("val_accuracy", 0.0)
         if result.ok and accuracy > best[0]:
             best[0] = accuracy
         bar.update(task_id, completed=finished, total=budget, best=f"best val acc {best[0]:.3f}")
 
-    with bar, progress.listening(advance):
+    with bar, progress.listening(advance), _steps(bar, steps):
+        yield
+
+
+@contextmanager
+def _steps(bar: Progress, label: str | None) -> Iterator[None]:
+    """A second bar for the steps of a longer job (a backtest's batches), when it has steps."""
+    if label is None:
+        yield
+        return
+    step_id = bar.add_task(label, total=None, best="")
+
+    def advance(done: int, total: int, what: str) -> None:
+        bar.update(step_id, completed=done, total=total, best=f"last: {what}")
+
+    with progress.listening_steps(advance):
         yield
 
 
@@ -107,3 +127,32 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1e-2 else f"{value:.3f}"
     return str(value)
+
+
+# Short column heads, so the backtest table fits a terminal.
+POLICY_LABELS = {
+    "never_retrain": "never",
+    "fixed_refit": "fixed",
+    "hist_gradient_boosting": "HGB",
+    "random_search": "random",
+}
+
+
+def backtest_table(result: dict[str, Any]) -> Table:
+    """One row per replayed batch, every policy's accuracy on it, and the means at the foot."""
+    rows, summary = result["rows"], result["summary"]
+    policies = list(summary["mean_accuracy"])
+    table = Table(title=f"backtest of {result['settings']['project']}: accuracy on each new batch")
+    for column in ("batch", "rows", "drift", "retune", "decision"):
+        table.add_column(column)
+    for policy in policies:
+        table.add_column(POLICY_LABELS.get(policy, policy), justify="right")
+    for row in rows:
+        drift = row["drift"] + (" (acc. drop)" if row["accuracy_drop"] else "")
+        cells = [str(row["batch"]), str(row["rows"]), drift, row["retune"] or "-", row["decision"]]
+        table.add_row(*cells, *(_fmt(row["accuracy"][p]) for p in policies))
+    means = [_fmt(summary["mean_accuracy"][p]) for p in policies]
+    table.add_section()
+    promoted = f"{summary['promotions']} promoted"
+    table.add_row("mean", "", "", str(summary["retunes"]), promoted, *means)
+    return table

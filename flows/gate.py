@@ -1,7 +1,10 @@
-"""The candidate and its promotion gate: refit, log, register, compare with the champion, decide.
+"""The candidate and its promotion gate: judge, decide, refit on the whole window, register.
 
-The decision itself is the pure ``models.decide_promotion``; this module feeds it the two models'
-predictions on the same holdout rows and carries the verdict out in the registry.
+The gate judges the best configuration as refit on train + validation, against the champion on
+the same holdout rows; the decision itself is the pure ``models.decide_promotion``. A promoted
+configuration is then refit once more on the whole window, holdout included, so the champion
+has seen the newest rows (standard practice once selection is done: the holdout has served its
+purpose). Its version keeps the judged model's holdout metrics and the gate's evidence.
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from mlflow import MlflowClient
-from sklearn.metrics import accuracy_score
 
 from data.preprocessing import features_and_labels, make_preprocessor
 from data.window import TrainingData
@@ -23,23 +26,26 @@ from flows.tracking import TrackingConfig
 from models.estimator import BNSoftmaxClassifier
 from models.refit import fit_as_searched, refit
 from models.selection import PromotionDecision, TrialResult, decide_promotion
+from models.trial import window_of
 
 
 @dataclass(frozen=True)
 class GateOutcome:
     version: str
     decision: PromotionDecision
-    record: AuditRecord
+    record: AuditRecord | None
     challenger_accuracy: float
     champion_accuracy: float | None
+    fit: str = ""
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """The model the gate judges, and how it was fitted (a param of the logged model)."""
+    """A model the gate judges or promotes, and how it was fitted (a param of the logged model)."""
 
     scorer: Scorer
     fit: str
+    on_window: bool = False  # learned from the whole window, holdout included
 
 
 def refit_candidate(
@@ -48,46 +54,53 @@ def refit_candidate(
     best: TrialResult,
     searched: BNSoftmaxClassifier | None = None,
 ) -> Candidate:
-    """The best configuration refit on train + validation, preprocessing fitted on the same rows.
+    """The best configuration refit on train + validation: the model the gate judges.
 
     A refit has no validation rows to catch a divergence the search's own run escaped, so when
     it diverges the candidate is the model as the search trained it instead (``searched``, or
     the trial retrained on the training rows): a diverged model must never reach the gate,
     where with no champion yet it would be promoted unopposed.
     """
-    X, y = features_and_labels(data.reference, data.spec, data.features)
-    preprocessor = make_preprocessor(data.features).fit(X)
-    encoded = np.asarray(preprocessor.transform(X), dtype=np.float32)
-    estimator = refit(best, config.search.fixed, encoded, y.to_numpy())
-    if estimator.status_ == "ok":
-        fit = f"refit on training + validation rows, {estimator.n_epochs_} epochs"
-        return Candidate(Scorer.from_estimator(estimator, preprocessor, data.features), fit)
+    periods = window_of(best.params)
+    scorer, outcome = _refit_on(data.reference_for(periods), config, data, best)
+    if scorer is not None:
+        return Candidate(scorer, f"refit on training + validation rows, {outcome}")
+    rows = data.encoded_for(periods)
     if searched is None:
-        rows = data.encoded
         searched = fit_as_searched(
             best, config.search.fixed, rows.X_train, rows.y_train, rows.X_val, rows.y_val
         )
-    why = f"the search's model: the refit diverged at {estimator.divergence_}"
-    return searched_candidate(data, searched, why)
+    why = f"the search's model: the refit diverged at {outcome}"
+    return Candidate(Scorer.from_estimator(searched, rows.preprocessor, data.features), why)
 
 
-def searched_candidate(
-    data: TrainingData, model: BNSoftmaxClassifier, fit: str = "the search's model"
-) -> Candidate:
-    """The model as the search trained it, with the preprocessing it trained on."""
-    return Candidate(Scorer.from_estimator(model, data.encoded.preprocessor, data.features), fit)
+def window_candidate(
+    config: ProjectConfig, data: TrainingData, best: TrialResult
+) -> Candidate | None:
+    """The promoted configuration refit on the whole window; None when that refit diverges."""
+    rows = data.learned_for(window_of(best.params))
+    scorer, outcome = _refit_on(rows, config, data, best)
+    if scorer is None:
+        return None
+    fit = f"refit on the whole window ({len(rows)} rows), {outcome}"
+    return Candidate(scorer, fit, on_window=True)
 
 
-def log_candidate(
-    client: MlflowClient,
-    search_run_id: str,
-    data: TrainingData,
-    candidate: Candidate,
-    best: TrialResult,
-) -> LoggedModelRef:
-    example = data.split.holdout[list(data.features.all)].head(5)
-    params = {**best.params, "fit": candidate.fit}
-    return log_model(client, search_run_id, candidate.scorer, example, params=params)
+def _refit_on(
+    frame: pd.DataFrame, config: ProjectConfig, data: TrainingData, best: TrialResult
+) -> tuple[Scorer | None, str]:
+    """The configuration refit on ``frame``, preprocessing fitted on the same rows.
+
+    Returns the scorer and its epoch count in words, or None and where the refit diverged.
+    """
+    X, y = features_and_labels(frame, data.spec, data.features)
+    preprocessor = make_preprocessor(data.features).fit(X)
+    encoded = np.asarray(preprocessor.transform(X), dtype=np.float32)
+    estimator = refit(best, config.search.fixed, encoded, y.to_numpy())
+    if estimator.status_ != "ok":
+        return None, str(estimator.divergence_)
+    scorer = Scorer.from_estimator(estimator, preprocessor, data.features)
+    return scorer, f"{estimator.n_epochs_} epochs"
 
 
 def holdout_predictions(
@@ -102,38 +115,84 @@ def holdout_predictions(
     return y.to_numpy(), challenger, champion
 
 
-def apply_gate(
-    client: MlflowClient,
-    tracking: TrackingConfig,
-    config: ProjectConfig,
-    data: TrainingData,
-    model: LoggedModelRef,
-    *,
-    search_run_id: str,
-    predictions: tuple[np.ndarray, np.ndarray, np.ndarray | None],
-) -> GateOutcome:
-    """Register the candidate with its holdout metrics, then promote or refuse it, audited."""
-    y, challenger, champion_pred = predictions
-    challenger_accuracy = float(accuracy_score(y, challenger))
-    version = registry.register_candidate(
-        client,
-        tracking,
-        model,
-        search_run_id=search_run_id,
-        data_sha256=data.sha256,
-        holdout_metrics={"accuracy": challenger_accuracy, "holdout_rows": float(len(y))},
-    )
+def decide(
+    config: ProjectConfig, predictions: tuple[np.ndarray, np.ndarray, np.ndarray | None]
+) -> PromotionDecision:
+    """The gate's verdict under the project's promotion settings."""
+    y, challenger, champion = predictions
     promotion = config.promotion
-    decision = decide_promotion(
+    return decide_promotion(
         y,
         challenger,
-        champion_pred,
+        champion,
         metric=promotion.metric,
+        rule=promotion.rule,
         min_gain=promotion.min_gain,
+        margin=promotion.margin,
         confidence=promotion.confidence,
         n_boot=promotion.n_boot,
         seed=promotion.seed,
     )
-    record = registry.apply_decision(client, tracking, version, decision)
-    champion_accuracy = None if champion_pred is None else float(accuracy_score(y, champion_pred))
-    return GateOutcome(version, decision, record, challenger_accuracy, champion_accuracy)
+
+
+def log_candidate(
+    client: MlflowClient,
+    search_run_id: str,
+    data: TrainingData,
+    candidate: Candidate,
+    best: TrialResult,
+) -> LoggedModelRef:
+    example = data.split.holdout[list(data.features.all)].head(5)
+    params = {**best.params, "fit": candidate.fit}
+    return log_model(client, search_run_id, candidate.scorer, example, params=params)
+
+
+def register(
+    client: MlflowClient,
+    tracking: TrackingConfig,
+    model: LoggedModelRef,
+    *,
+    search_run_id: str,
+    data_sha256: str,
+    decision: PromotionDecision,
+    fit: str,
+) -> str:
+    """The version for this search: found again when a rerun registered it already."""
+    existing = registry.version_of_search(client, tracking, search_run_id)
+    if existing is not None:
+        return existing
+    return registry.register_candidate(
+        client,
+        tracking,
+        model,
+        search_run_id=search_run_id,
+        data_sha256=data_sha256,
+        # The judged model's holdout score: an honest estimate for a refit on the whole window,
+        # which has seen the holdout and so cannot be scored on it.
+        holdout_metrics={
+            "accuracy": decision.challenger_score,
+            "holdout_rows": float(decision.n_rows),
+        },
+        extra_tags={
+            "fit": fit[:500],
+            "gate.decision": "promote" if decision.promote else "refuse",
+            "gate.reason": decision.reason[:1000],
+        },
+    )
+
+
+def carry_out(
+    client: MlflowClient,
+    tracking: TrackingConfig,
+    version: str,
+    decision: PromotionDecision,
+    *,
+    search_run_id: str,
+) -> AuditRecord:
+    """Promote or refuse, audited once: a rerun finds the record by its event id."""
+    event_id = f"gate-{search_run_id}"
+    registry.repair(client, tracking)  # finishes a move a kill interrupted, audit included
+    done = registry.find_audit(client, tracking, event_id)
+    if done is not None:
+        return done
+    return registry.apply_decision(client, tracking, version, decision, event_id=event_id)

@@ -79,27 +79,36 @@ def log_drift_check(
     report: DriftReport,
     drifted: bool,
     champion_version: str,
-) -> str:
+    retune_requested: bool = False,
+) -> tuple[str, bool]:
     """Record one check: verdict and batch as tags, every test as metrics, report and plot.
 
-    Idempotent by batch: a batch that already has a finished check returns that run.
+    Returns the check's run id and whether this call made it. A batch is checked once: a batch
+    with a finished check returns that run, and when two checks of a batch race, the one created
+    first wins and the other deletes its own run and returns the winner's (so only the winner
+    goes on to start a retune).
     """
     experiment_id = ensure_experiment(client, tracking, "monitoring")
     done = all_runs(
         client, [experiment_id], f"tags.batch_id = '{batch_id}' and attributes.status = 'FINISHED'"
     )
     if done:
-        return str(done[0].info.run_id)
+        return str(done[0].info.run_id), False
     tags = {
         "driftune.kind": "drift-check",
         "batch_id": batch_id,
         "champion_version": champion_version,
         "verdict": "drift" if drifted else "no drift",
+        "retune_requested": str(drifted and retune_requested).lower(),
         "drifted_features": ", ".join(report.drifted_features)[:5000],
         "mlflow.note.content": drift_markdown(batch_id, report, drifted),
     }
     run = client.create_run(experiment_id, run_name=f"drift-{batch_id}", tags=tags)
     run_id = str(run.info.run_id)
+    winner = _first_check(client, experiment_id, batch_id)
+    if winner != run_id:
+        client.delete_run(run_id)
+        return winner, False
     try:
         client.log_batch(run_id, metrics=_metrics(report, drifted), params=_params(report))
         client.log_text(run_id, json.dumps(report.to_dict(), indent=2), "drift_report.json")
@@ -110,7 +119,15 @@ def log_drift_check(
         client.set_terminated(run_id, "FAILED")
         raise
     client.set_terminated(run_id, "FINISHED")
-    return run_id
+    return run_id, True
+
+
+def _first_check(client: MlflowClient, experiment_id: str, batch_id: str) -> str:
+    """Of the live checks of a batch, the one created first (ties: the smaller run id)."""
+    runs = all_runs(client, [experiment_id], f"tags.batch_id = '{batch_id}'")
+    live = [run for run in runs if run.info.status != "FAILED"]
+    first = min(live, key=lambda run: (run.info.start_time, run.info.run_id))
+    return str(first.info.run_id)
 
 
 def _params(report: DriftReport) -> list[Param]:
@@ -140,3 +157,31 @@ def _metrics(report: DriftReport, drifted: bool) -> list[Metric]:
         values["champion_baseline_accuracy"] = report.performance.baseline_accuracy
         values["accuracy_drop_p_value"] = report.performance.p_value
     return [Metric(k, float(v), now, 0) for k, v in values.items() if v == v]
+
+
+RETUNE_OUTCOME_TAG = "retune_outcome"
+
+
+def pending_retune(client: MlflowClient, tracking: TrackingConfig) -> str | None:
+    """The newest drift check whose retune was started but has no recorded outcome.
+
+    A check-drift killed while its retune ran leaves the batch checked, so no later check would
+    start that retune again: the next check-drift resumes it instead (its search resumes too).
+    """
+    monitoring = ensure_experiment(client, tracking, "monitoring")
+    checks = client.search_runs(
+        [monitoring],
+        "attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not checks:
+        return None
+    tags = checks[0].data.tags
+    if tags.get("retune_requested") != "true" or RETUNE_OUTCOME_TAG in tags:
+        return None
+    return str(checks[0].info.run_id)
+
+
+def record_retune_outcome(client: MlflowClient, drift_run_id: str, outcome: str) -> None:
+    client.set_tag(drift_run_id, RETUNE_OUTCOME_TAG, outcome[:5000])

@@ -29,7 +29,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PyFuncModel
 
 from data.errors import DriftuneError
+from flows import failpoints
 from flows.audit import AuditRecord, audit_exists, new_record, write_audit
+from flows.audit import find_audit as find_audit  # re-exported: a retried gate's record
 from flows.audit import list_audit as list_audit  # re-exported: the registry's history
 from flows.packaging import LoggedModelRef, load_model
 from flows.tracking import TrackingConfig
@@ -81,6 +83,7 @@ def register_candidate(
     data_sha256: str,
     holdout_metrics: Mapping[str, float] | None,
     evaluation_error: str = "",
+    extra_tags: Mapping[str, str] | None = None,
 ) -> str:
     """Register a logged model as a new version of ``<name>``; returns the version number.
 
@@ -94,6 +97,7 @@ def register_candidate(
         tags["evaluation_error"] = evaluation_error[:5000]
     for key, value in (holdout_metrics or {}).items():
         tags[METRIC_PREFIX + key] = repr(float(value))
+    tags.update(extra_tags or {})
     # The concrete artifact location, not models:/<id>: given that URI, MLflow's SQL registry
     # looks the logged model up through a client on the process-global tracking URI.
     created = client.create_model_version(
@@ -106,6 +110,16 @@ def register_candidate(
     version = str(created.version)
     _link_logged_model(client, model.model_id, config.name, version)
     return version
+
+
+def version_of_search(
+    client: MlflowClient, config: TrackingConfig, search_run_id: str
+) -> str | None:
+    """The version a search registered, if any (each search registers at most one)."""
+    if _registered_model(client, config.name) is None:
+        return None
+    found = client.search_model_versions(f"name = '{config.name}' and run_id = '{search_run_id}'")
+    return str(min(int(v.version) for v in found)) if found else None
 
 
 def _link_logged_model(client: MlflowClient, model_id: str, name: str, version: str) -> None:
@@ -125,6 +139,7 @@ def promote(
     metric: str = "accuracy",
     decision: PromotionDecision | None = None,
     who: str | None = None,
+    event_id: str | None = None,
 ) -> AuditRecord:
     """Make ``version`` the champion and the old champion ``previous-champion``."""
     if decision is not None and not decision.promote:
@@ -132,7 +147,7 @@ def promote(
     metrics, current = _before_event(client, config, str(version), metric, decision)
     if current == str(version):
         raise RegistryError(f"version {version} of {config.name!r} is already the champion")
-    record = new_record("promote", str(version), current, reason, metric, metrics, who)
+    record = new_record("promote", str(version), current, reason, metric, metrics, who, event_id)
     steps = ([[PREVIOUS, current]] if current else []) + [[CHAMPION, str(version)]]
     _move(client, config, steps, record)
     client.set_model_version_tag(config.name, str(version), "gate", "promoted")
@@ -148,10 +163,11 @@ def refuse(
     metric: str = "accuracy",
     decision: PromotionDecision | None = None,
     who: str | None = None,
+    event_id: str | None = None,
 ) -> AuditRecord:
     """Record that ``version`` stays a candidate; no alias moves."""
     metrics, current = _before_event(client, config, str(version), metric, decision)
-    record = new_record("refuse", str(version), current, reason, metric, metrics, who)
+    record = new_record("refuse", str(version), current, reason, metric, metrics, who, event_id)
     write_audit(client, config, record)
     client.set_model_version_tag(config.name, str(version), "gate", "refused")
     return record
@@ -177,11 +193,19 @@ def apply_decision(
     decision: PromotionDecision,
     *,
     who: str | None = None,
+    event_id: str | None = None,
 ) -> AuditRecord:
     """The gate's verdict carried out: promote or refuse, audited either way."""
     act = promote if decision.promote else refuse
     return act(
-        client, config, version, decision.reason, metric=decision.metric, decision=decision, who=who
+        client,
+        config,
+        version,
+        decision.reason,
+        metric=decision.metric,
+        decision=decision,
+        who=who,
+        event_id=event_id,
     )
 
 
@@ -228,7 +252,12 @@ def load_champion_model(client: MlflowClient, config: TrackingConfig) -> PyFuncM
     info = champion(client, config)
     if info is None:
         raise NoChampionError(f"{config.name!r} has no champion yet: run `driftune tune` first")
-    uri = str(client.get_model_version_download_uri(config.name, info.version))
+    return load_version_model(client, config, info.version)
+
+
+def load_version_model(client: MlflowClient, config: TrackingConfig, version: str) -> PyFuncModel:
+    """Any registered version as a pyfunc model (the backtest scores replaced champions)."""
+    uri = str(client.get_model_version_download_uri(config.name, str(version)))
     return load_model(client, uri)
 
 
@@ -254,6 +283,7 @@ def _move(
 ) -> None:
     intent = json.dumps({"steps": steps, "record": record.to_dict()})
     client.set_registered_model_tag(config.name, PENDING_TAG, intent)
+    failpoints.reached("mid-alias-move")
     _finish(client, config, steps, record)
 
 
@@ -262,6 +292,7 @@ def _finish(
 ) -> None:
     for alias, version in steps:
         client.set_registered_model_alias(config.name, alias, str(version))
+    failpoints.reached("after-alias-move")
     if not audit_exists(client, config, record.event_id):
         write_audit(client, config, record)
     client.delete_registered_model_tag(config.name, PENDING_TAG)

@@ -1,4 +1,4 @@
-"""@flow retune: window -> search (resumable, warm-started) -> refit -> register -> gate."""
+"""@flow retune: window -> search (resumable, warm-started) -> judge, refit, register, gate."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from mlflow import MlflowClient
 from prefect import flow, get_run_logger
 from pydantic import BaseModel, ConfigDict
 
-from data.profile import ReferenceProfile
 from data.window import TrainingData
-from flows import execution, gate, reports, searches, tasks
+from flows import candidate, execution, reports, searches, tasks
 from flows.config import ProjectConfig, load_config
 from flows.locking import retune_lock
 from flows.project import open_store
-from flows.registry import ChampionInfo, load_champion_model
+from flows.registry import ChampionInfo
 from flows.tracking import TrackingConfig
 from models.errors import SearchError
+from models.estimator import BNSoftmaxClassifier
 from models.selection import TrialResult
 from models.strategies import warm_start
 
@@ -41,74 +41,53 @@ def retune(request: RetuneRequest) -> dict[str, Any]:
             periods=config.window.periods,
             validation=config.window.validation,
             holdout=config.window.holdout,
+            candidates=config.search_windows(),
         )
         get_run_logger().info("window %s", _window_line(data))
         tracking, client = open_store(config)
         champion = tasks.read_champion(client, tracking)
-        handle, results, best, candidate = _search(
-            config, data, client, tracking, request, champion
-        )
-        model = tasks.log_candidate(client, handle.run_id, data, candidate, best)
-        get_run_logger().info("candidate: %s", candidate.fit)
-        champion_model = None if champion is None else load_champion_model(client, tracking)
-        verdict = tasks.apply_gate(
+        handle = _open_search(config, data, client, tracking, request, champion)
+        results, best, searched = _search(config, data, client, handle)
+        verdict = candidate.conclude(
             client,
             tracking,
             config,
             data,
-            model,
             search_run_id=handle.run_id,
-            predictions=gate.holdout_predictions(data, candidate.scorer, champion_model),
+            best=best,
+            champion=champion,
+            searched=searched,
         )
-        leaderboard = reports.leaderboard_markdown(results, verdict, candidate.fit)
+        get_run_logger().info("candidate: %s", verdict.fit)
+        leaderboard = reports.leaderboard_markdown(results, verdict, verdict.fit)
         reports.publish_leaderboard(config.name, leaderboard)
         tasks.describe_run(client, handle.run_id, leaderboard)
+        tasks.end_search(client, handle.run_id)
         get_run_logger().info("retune %s: %s", config.name, verdict.decision.reason)
         return reports.retune_summary(request.trigger, handle, results, best, verdict)
 
 
-def _train(
-    config: ProjectConfig,
-    data: TrainingData,
-    logger: execution.TrialLogger,
-    initial: list[dict[str, Any]],
-    handle: searches.SearchHandle,
-) -> tuple[list[TrialResult], TrialResult, gate.Candidate]:
-    """The strategy's trials, the best of them and the candidate fitted from it."""
-    if config.search.strategy == "caviar":
-        outcome = execution.run_caviar(
-            config, data, logger, initial=initial, completed=dict(handle.completed)
-        )
-        best = outcome.best
-        return list(outcome.results), best, tasks.refit_candidate(config, data, best)
-    sitter, proposal = execution.panda_start(config, data, initial)
-    best = logger(proposal, execution.run_panda(sitter))
-    if best.status != "ok":  # nothing to refit or promote: a diverged model never meets the gate
-        raise SearchError(
-            f"panda's babysat model {best.status}: {best.error}",
-            errors=[best.error],
-            results=[best],
-        )
-    return [best], best, tasks.refit_candidate(config, data, best, sitter.model)
-
-
 def _window_line(data: TrainingData) -> str:
     split = data.split
-    return (
+    line = (
         f"{', '.join(data.batch_ids)}: {len(split.train)} training, {len(split.validation)} "
         f"validation and {len(split.holdout)} holdout rows (data sha256 {data.sha256[:12]})"
     )
+    if data.windows:
+        sizes = ", ".join(f"{k}: {len(w.train)}" for k, w in sorted(data.windows.items()))
+        line += f"; training rows per window length in periods: {sizes}"
+    return line
 
 
-def _search(
+def _open_search(
     config: ProjectConfig,
     data: TrainingData,
     client: MlflowClient,
     tracking: TrackingConfig,
     request: RetuneRequest,
     champion: ChampionInfo | None,
-) -> tuple[searches.SearchHandle, list[TrialResult], TrialResult, gate.Candidate]:
-    """Warm-start, open (or resume) the search run, train the trials, close the run."""
+) -> searches.SearchHandle:
+    """Resume this data's unfinished search, or open a new one warm-started from the last."""
     previous = searches.latest_finished_search(client, tracking)
     previous_trials = [] if previous is None else list(tasks.read_trials(client, previous).values())
     champion_config = searches.champion_params(client, champion)
@@ -130,29 +109,64 @@ def _search(
         get_run_logger().info(
             "resuming search %s: %d trials already logged", handle.run_id, len(handle.completed)
         )
-    else:
-        tasks.log_datasets(
-            client,
-            handle.run_id,
-            {
-                "training": data.split.train,
-                "validation": data.split.validation,
-                "holdout": data.split.holdout,
-            },
-            label=data.spec.label,
-            source=data.spec.path,
-            name=config.name,
-        )
+        return handle
+    tasks.log_datasets(
+        client,
+        handle.run_id,
+        {
+            "training": data.split.train,
+            "validation": data.split.validation,
+            "holdout": data.split.holdout,
+        },
+        label=data.spec.label,
+        source=data.spec.path,
+        name=config.name,
+    )
+    return handle
+
+
+def _search(
+    config: ProjectConfig,
+    data: TrainingData,
+    client: MlflowClient,
+    handle: searches.SearchHandle,
+) -> tuple[list[TrialResult], TrialResult, BNSoftmaxClassifier | None]:
+    """Train the strategy's trials (those not yet logged); the search run stays open."""
     strategy = config.search.strategy
     budget = config.search.rounds * config.search.trials_per_round if strategy == "caviar" else 1
     logger = execution.TrialLogger(client, handle.run_id, strategy, budget)
     try:
-        results, best, candidate = _train(config, data, logger, initial, handle)
+        results, best, searched = _train(config, data, logger, handle)
     except SearchError as error:
         # The search run ends FAILED with the reason and what was trained; the champion stays.
         tasks.close_search(client, handle.run_id, list(error.results), error=str(error))
         raise
-    tasks.close_search(client, handle.run_id, results)
-    profile = ReferenceProfile.from_frame(data.reference, data.spec)
-    tasks.save_profile(client, handle.run_id, profile)
-    return handle, results, best, candidate
+    tasks.close_search(client, handle.run_id, results, keep_open=True)
+    return results, best, searched
+
+
+def _train(
+    config: ProjectConfig,
+    data: TrainingData,
+    logger: execution.TrialLogger,
+    handle: searches.SearchHandle,
+) -> tuple[list[TrialResult], TrialResult, BNSoftmaxClassifier | None]:
+    """The strategy's trials, the best of them, and panda's babysat model (None for caviar)."""
+    initial = [dict(c) for c in handle.initial]
+    if config.search.strategy == "caviar":
+        outcome = execution.run_caviar(
+            config, data, logger, initial=initial, completed=dict(handle.completed)
+        )
+        return list(outcome.results), outcome.best, None
+    if 0 in handle.completed:  # a resumed panda search: its one trial is logged already
+        best, model = handle.completed[0], None
+    else:
+        sitter, proposal = execution.panda_start(config, data, initial)
+        best, model = logger(proposal, execution.run_panda(sitter)), sitter.model
+    if best.status != "ok":  # nothing to refit or promote: a diverged model never meets the gate
+        raise SearchError(
+            f"panda's babysat model {best.status}: {best.error}",
+            errors=[best.error],
+            results=[best],
+        )
+    return [best], best, model

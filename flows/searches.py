@@ -1,8 +1,11 @@
 """What a new search needs from earlier ones: a run to resume, a warm start, the champion's config.
 
-A search is identified by its ``search_key``: the project, the training data's hash, the strategy,
-the seed and the space. A retune killed mid-search and started again finds its unfinished run by
-that key and skips the trials already logged there.
+A search is identified by its ``search_key``: the project, the training data's hash and the
+search settings (strategy, seed, space, budget). A retune killed anywhere before its verdict is
+carried out (the search run stays RUNNING until then) and started again finds its unfinished run
+by that key, takes the warm start recorded on it, and skips the trials already logged there. The
+key leaves the warm start out on purpose: a kill after the alias moved changes the champion, and
+so the warm start a rerun would compute, but the rerun must still find the same search.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from models.selection import TrialResult
 
 PROFILE_FILE = "reference_profile.json"
 WINDOW_TAG = "window_batches"
+WARM_START_TAG = "warm_start_configs"
 
 
 @dataclass(frozen=True)
@@ -41,12 +45,13 @@ class SearchHandle:
     run_id: str
     completed: Mapping[int, TrialResult]
     resumed: bool
+    initial: tuple[Mapping[str, Any], ...] = ()
 
 
-def search_key(config: ProjectConfig, data_sha256: str, initial: list[dict[str, Any]]) -> str:
-    """Same project, data, strategy, seed, space and warm start: the same search."""
+def search_key(config: ProjectConfig, data_sha256: str) -> str:
+    """Same project, data and search settings: the same search."""
     search = config.search.model_dump(mode="json")
-    payload = json.dumps([config.name, data_sha256, search, initial], sort_keys=True, default=str)
+    payload = json.dumps([config.name, data_sha256, search], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
@@ -61,12 +66,18 @@ def open_search(
     drift_run_id: str | None,
     warm_start_run_id: str | None,
 ) -> SearchHandle:
-    """Resume the unfinished search with the same key, or start a new one."""
-    key = search_key(config, data.sha256, initial)
+    """Resume the unfinished search with the same key, or start a new one with ``initial``."""
+    key = search_key(config, data.sha256)
     unfinished = _unfinished_search(client, tracking, key)
     if unfinished is not None:
         client.update_run(unfinished, status="RUNNING")
-        return SearchHandle(unfinished, find_logged_trials(client, unfinished), resumed=True)
+        recorded = json.loads(client.get_run(unfinished).data.tags.get(WARM_START_TAG, "[]"))
+        return SearchHandle(
+            unfinished,
+            find_logged_trials(client, unfinished),
+            resumed=True,
+            initial=tuple(recorded),
+        )
     run_id = start_search_run(
         client,
         tracking,
@@ -82,7 +93,8 @@ def open_search(
     )
     client.set_tag(run_id, "search_key", key)
     client.set_tag(run_id, WINDOW_TAG, json.dumps(list(data.batch_ids)))
-    return SearchHandle(run_id, {}, resumed=False)
+    client.set_tag(run_id, WARM_START_TAG, json.dumps(initial, default=str))
+    return SearchHandle(run_id, {}, resumed=False, initial=tuple(initial))
 
 
 def _unfinished_search(client: MlflowClient, tracking: TrackingConfig, key: str) -> str | None:

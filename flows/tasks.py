@@ -15,7 +15,7 @@ from prefect.tasks import exponential_backoff
 
 from data.window import prepare_training_data
 from flows import gate, monitoring, registry, searches, tracking, trials
-from flows.tracking import finish_search_run
+from flows.tracking import end_search_run, finish_search_run
 from models.babysitter import Babysitter
 from models.driver import safe_train
 from models.strategies import Decision
@@ -54,13 +54,18 @@ open_search = io(searches.open_search, "open-search")
 read_champion = io(registry.champion, "read-champion")
 read_trials = io(trials.find_logged_trials, "read-trials")
 close_search = io(finish_search_run, "close-search")
+end_search = io(end_search_run, "end-search")
 log_datasets = io(tracking.log_datasets, "log-datasets")
 save_profile = io(searches.log_reference_profile, "save-reference-profile")
 describe_run = io(tracking.describe_run, "describe-search-run")
 refit_candidate = compute(gate.refit_candidate, "refit-candidate")
-# Logging a model and moving aliases are not idempotent: a retry could register a second
-# version or promote twice, so these run once and fail loudly.
+decide = compute(gate.decide, "promotion-gate")
+refit_on_window = compute(gate.window_candidate, "refit-on-window")
+# Logging a model, registering it and moving aliases run once and fail loudly: a blind retry
+# could log a second model. A rerun of the retune resumes them instead (flows/candidate.py
+# finds what each already did).
 log_candidate = compute(gate.log_candidate, "log-candidate")
-apply_gate = compute(gate.apply_gate, "promotion-gate")
+register_candidate = compute(gate.register, "register-candidate")
+carry_out = compute(gate.carry_out, "carry-out-verdict")
 drift_report = compute(monitoring.drift_report, "drift-report")
 log_drift = io(monitoring.log_drift_check, "log-drift-check")

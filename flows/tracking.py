@@ -286,10 +286,12 @@ def finish_search_run(
     metric: str = "val_accuracy",
     lr_param: str = "learning_rate",
     error: str = "",
+    keep_open: bool = False,
 ) -> None:
     """Summarise a search on its parent run: counts, best trial, figures; then close the run.
 
-    The run ends FINISHED when at least one trial finished ok and no ``error`` is given.
+    The run ends FINISHED when at least one trial finished ok and no ``error`` is given; with
+    ``keep_open`` a successful search stays RUNNING, for the steps after it to close.
     """
     trials = as_trial_set(results)
     statuses = [r.status for r in trials.values()]
@@ -314,8 +316,16 @@ def finish_search_run(
     )
     client.log_text(run_id, json.dumps(summary, indent=2, default=str), "search_summary.json")
     _log_figures(client, run_id, trials, metric, lr_param)
-    status = "FINISHED" if best and not error else "FAILED"
-    client.set_terminated(run_id, status)
+    if best and not error:
+        if not keep_open:
+            client.set_terminated(run_id, "FINISHED")
+        return
+    client.set_terminated(run_id, "FAILED")
+
+
+def end_search_run(client: MlflowClient, run_id: str) -> None:
+    """The search's verdict is carried out: its run is FINISHED, a warm start's source now."""
+    client.set_terminated(run_id, "FINISHED")
 
 
 def _log_figures(

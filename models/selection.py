@@ -109,14 +109,18 @@ ROW_SCORES: dict[str, RowScore] = {"accuracy": lambda y, pred: (y == pred).astyp
 _BOOT_CELLS = 1 << 22
 
 
+RULES = ("non_inferiority", "superiority")
+
+
 @dataclass(frozen=True)
 class PromotionDecision:
     """Whether a challenger replaces the champion, with the evidence in numbers and in words.
 
     ``gain`` is the challenger's metric minus the champion's on the same rows (positive means
-    better); ``interval`` the central ``confidence`` bootstrap interval of that gain and
-    ``probability`` the bootstrap probability that the gain is positive. Without a champion the
-    gain and interval are NaN and the probability is 1.
+    better); ``interval`` the central ``confidence`` bootstrap interval of that gain,
+    ``probability`` the bootstrap probability that the gain is positive and ``p_worse`` the
+    probability that the challenger is worse by more than ``margin``. Without a champion the
+    gain and interval are NaN, the probability is 1 and ``p_worse`` 0.
     """
 
     promote: bool
@@ -131,6 +135,9 @@ class PromotionDecision:
     min_gain: float
     confidence: float
     n_boot: int
+    rule: str = "superiority"
+    margin: float = 0.0
+    p_worse: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -146,7 +153,16 @@ class PromotionDecision:
             "min_gain": self.min_gain,
             "confidence": self.confidence,
             "n_boot": self.n_boot,
+            "rule": self.rule,
+            "margin": self.margin,
+            "p_worse": self.p_worse,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PromotionDecision:
+        values = dict(data)
+        values["interval"] = tuple(values["interval"])
+        return cls(**values)
 
 
 def decide_promotion(
@@ -155,46 +171,83 @@ def decide_promotion(
     champion_pred: ArrayLike | None,
     *,
     metric: str = "accuracy",
+    rule: str = "superiority",
     min_gain: float = 0.0,
+    margin: float = 0.0,
     confidence: float = 0.95,
     n_boot: int = 2000,
     seed: int = 0,
 ) -> PromotionDecision:
     """The promotion gate: a paired bootstrap over the same holdout rows.
 
-    Promote when there is no champion, or when the bootstrap probability that the challenger
-    is better is at least ``confidence`` and the observed gain is at least ``min_gain``. Both
-    models are resampled on the same rows, so row difficulty cancels out of the comparison.
+    Without a champion the challenger is promoted. Otherwise, by ``rule``:
+
+    - ``superiority``: promote when the bootstrap probability that the challenger is better is
+      at least ``confidence`` and the observed gain is at least ``min_gain``;
+    - ``non_inferiority``: promote unless the challenger is credibly worse, that is unless the
+      probability that it loses more than ``margin`` is at least ``confidence``. Under drift
+      the champion ages while it waits for proof: a challenger trained on the newest data that
+      is not credibly worse is the better bet, all the more as it is refit on the holdout too.
+
+    Both models are resampled on the same rows, so row difficulty cancels out of the comparison.
     """
     if metric not in ROW_SCORES:
         raise ValueError(f"metric must be one of {sorted(ROW_SCORES)}, got {metric!r}")
-    if not 0 < confidence < 1 or n_boot < 1:
-        raise ValueError(f"need 0 < confidence < 1 and n_boot >= 1, got {confidence}, {n_boot}")
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+    if not 0 < confidence < 1 or n_boot < 1 or margin < 0:
+        raise ValueError(
+            f"need 0 < confidence < 1, n_boot >= 1 and margin >= 0, got {confidence}, "
+            f"{n_boot}, {margin}"
+        )
     y = np.asarray(y_true)
     challenger = ROW_SCORES[metric](y, _same_length(y, challenger_pred, "challenger_pred"))
-    champion_score: float | None = None
-    gain, interval, probability = math.nan, (math.nan, math.nan), 1.0
-    promote, reason = True, "promoted: no champion yet, the first model becomes the champion"
-    if champion_pred is not None:
-        champion = ROW_SCORES[metric](y, _same_length(y, champion_pred, "champion_pred"))
-        champion_score = float(champion.mean())
-        differences = challenger - champion
-        gain, interval, probability = _paired_bootstrap(differences, n_boot, seed, confidence)
-        promote = probability >= confidence and gain >= min_gain
-        reason = _reason(promote, differences, gain, probability, metric, min_gain, confidence)
-    return PromotionDecision(
-        promote=bool(promote),
-        reason=reason,
+    # Every decision carries the settings it was taken under, so an audit record is complete.
+    settings: dict[str, Any] = dict(
         metric=metric,
-        challenger_score=float(challenger.mean()),
-        champion_score=champion_score,
-        gain=gain,
-        interval=interval,
-        probability=probability,
         n_rows=len(y),
         min_gain=min_gain,
         confidence=confidence,
         n_boot=n_boot,
+        rule=rule,
+        margin=margin,
+    )
+    if champion_pred is None:
+        return PromotionDecision(
+            promote=True,
+            reason="promoted: no champion yet, the first model becomes the champion",
+            challenger_score=float(challenger.mean()),
+            champion_score=None,
+            gain=math.nan,
+            interval=(math.nan, math.nan),
+            probability=1.0,
+            **settings,
+        )
+    champion = ROW_SCORES[metric](y, _same_length(y, champion_pred, "champion_pred"))
+    differences = challenger - champion
+    boot = _bootstrap_means(differences, n_boot, np.random.default_rng(seed))
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(boot, [tail, 1 - tail])
+    # A resample where both score alike is no evidence for the challenger: ties count against
+    # it, so identical predictions give probability 0.
+    probability = float(np.mean(boot > 0))
+    p_worse = float(np.mean(boot < -margin))
+    gain = float(differences.mean())
+    if rule == "superiority":
+        promote = probability >= confidence and gain >= min_gain
+    else:
+        promote = p_worse < confidence
+    evidence = _Evidence(differences, gain, probability, p_worse, metric, settings)
+    return PromotionDecision(
+        promote=bool(promote),
+        reason=_reason(promote, evidence),
+        challenger_score=float(challenger.mean()),
+        champion_score=float(champion.mean()),
+        gain=gain,
+        interval=(float(low), float(high)),
+        probability=probability,
+        p_worse=p_worse,
+        **settings,
     )
 
 
@@ -205,19 +258,6 @@ def _same_length(y: NDArray[Any], pred: ArrayLike, name: str) -> NDArray[Any]:
     if values.shape != y.shape:
         raise ValueError(f"{name} has shape {values.shape}, y_true has {y.shape}")
     return values
-
-
-def _paired_bootstrap(
-    differences: NDArray[np.float64], n_boot: int, seed: int, confidence: float
-) -> tuple[float, tuple[float, float], float]:
-    """Observed mean gain, its central ``confidence`` interval, and P(gain > 0)."""
-    boot = _bootstrap_means(differences, n_boot, np.random.default_rng(seed))
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(boot, [tail, 1 - tail])
-    # A resample where both score alike is no evidence for the challenger: ties count against
-    # it, so identical predictions give probability 0 and are refused.
-    probability = float(np.mean(boot > 0))
-    return float(differences.mean()), (float(low), float(high)), probability
 
 
 def _bootstrap_means(
@@ -233,20 +273,34 @@ def _bootstrap_means(
     return np.concatenate(means)
 
 
-def _reason(
-    promote: bool,
-    differences: NDArray[np.float64],
-    gain: float,
-    probability: float,
-    metric: str,
-    min_gain: float,
-    confidence: float,
-) -> str:
-    if not differences.any():
-        return f"refused: challenger and champion score every holdout row alike on {metric}"
-    evidence = f"{metric} gain {gain:+.4f}, P(challenger better) = {probability:.3f}"
+@dataclass(frozen=True)
+class _Evidence:
+    differences: NDArray[np.float64]
+    gain: float
+    probability: float
+    p_worse: float
+    metric: str
+    settings: Mapping[str, Any]
+
+
+def _reason(promote: bool, evidence: _Evidence) -> str:
+    settings, verb = evidence.settings, "promoted" if promote else "refused"
+    confidence = settings["confidence"]
+    if settings["rule"] == "non_inferiority":
+        comparison = "<" if promote else ">="
+        return (
+            f"{verb}: {evidence.metric} gain {evidence.gain:+.4f}, P(challenger worse by more "
+            f"than {settings['margin']:.4f}) = {evidence.p_worse:.3f} {comparison} "
+            f"{confidence:.3f} (non-inferiority)"
+        )
+    if not evidence.differences.any():
+        return (
+            f"refused: challenger and champion score every holdout row alike on {evidence.metric}"
+        )
+    shown = f"{evidence.metric} gain {evidence.gain:+.4f}, P(challenger better) = "
+    shown += f"{evidence.probability:.3f}"
     if promote:
-        return f"promoted: {evidence} >= {confidence:.3f}"
-    if probability < confidence:
-        return f"refused: {evidence} < {confidence:.3f}"
-    return f"refused: {evidence}, but the gain is below the required {min_gain:+.4f}"
+        return f"promoted: {shown} >= {confidence:.3f}"
+    if evidence.probability < confidence:
+        return f"refused: {shown} < {confidence:.3f}"
+    return f"refused: {shown}, but the gain is below the required {settings['min_gain']:+.4f}"

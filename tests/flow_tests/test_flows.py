@@ -80,7 +80,7 @@ def test_retune_leaves_one_search_run_its_trials_and_a_champion(project: Path) -
     assert summary["promoted"] and "no champion" in summary["reason"]
     description = searches[0].data.tags["mlflow.note.content"]  # shown atop the run in the UI
     assert "### Promotion: promoted (version 1)" in description
-    assert "Candidate: refit on training + validation rows" in description
+    assert "Candidate: refit on the whole window" in description
     contexts = {
         tag.value
         for dataset in searches[0].inputs.dataset_inputs
@@ -277,12 +277,13 @@ def test_panda_babysits_one_model_segment_by_segment(tmp_path: Path, template_st
         logs = [log.message for log in prefect.read_logs(LogFilter(flow_run_id=flow_run))]
     said = [line for line in logs if line.startswith("panda segment ")]
     assert len(said) == len(runs) and any(line.startswith("window a-2024-01.csv") for line in logs)
-    # The candidate is refit on train + validation, replaying the rates the babysitter chose.
+    # Promoted, the configuration is refit on the whole window, replaying the rates the
+    # babysitter chose; only that model is logged.
     (model,) = client.search_logged_models(
         experiment_ids=[trials[0].info.experiment_id],
         filter_string=f"source_run_id = '{summary['search_run_id']}'",
     )
-    assert model.params["fit"].startswith("refit on training + validation rows")
+    assert model.params["fit"].startswith("refit on the whole window")
 
 
 def test_a_bad_batch_fails_clearly_and_leaves_the_champion_and_runs_alone(project: Path) -> None:

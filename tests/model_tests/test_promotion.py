@@ -127,3 +127,61 @@ def test_bad_inputs_raise() -> None:
         decide_promotion(np.array([]), np.array([]), None)
     with pytest.raises(ValueError, match="confidence"):
         decide_promotion(y, y, y, confidence=1.0)
+
+
+# The non-inferiority rule: promote unless the challenger is credibly worse than the champion.
+
+
+def test_non_inferiority_promotes_a_tie_and_a_small_unproven_gain(labels: np.ndarray) -> None:
+    champion = predictions_with_accuracy(labels, 0.8, np.random.default_rng(3))
+    tie = decide_promotion(labels, champion.copy(), champion, rule="non_inferiority")
+    assert tie.promote, tie.reason
+    assert tie.p_worse == 0.0
+    assert "non-inferiority" in tie.reason
+    challenger = champion.copy()
+    fixed = np.flatnonzero(champion != labels)[:2]
+    challenger[fixed] = labels[fixed]
+    superiority = decide_promotion(labels, challenger, champion, rule="superiority")
+    non_inferior = decide_promotion(labels, challenger, champion, rule="non_inferiority")
+    assert not superiority.promote
+    assert non_inferior.promote
+
+
+def test_non_inferiority_refuses_a_credibly_worse_challenger(labels: np.ndarray) -> None:
+    rng = np.random.default_rng(2)
+    champion = predictions_with_accuracy(labels, 0.85, rng)
+    challenger = predictions_with_accuracy(labels, 0.75, rng)
+    decision = decide_promotion(labels, challenger, champion, rule="non_inferiority")
+    assert not decision.promote
+    assert decision.p_worse >= 0.95
+    assert decision.reason.startswith("refused")
+
+
+def test_the_margin_tolerates_a_loss_up_to_it(labels: np.ndarray) -> None:
+    """Three points worse: refused with no margin, promoted when five points are tolerated."""
+    champion = predictions_with_accuracy(labels, 0.85, np.random.default_rng(8))
+    challenger = champion.copy()
+    broken = np.flatnonzero(champion == labels)[:18]  # 18 of 600 rows: 3 points
+    challenger[broken] = (labels[broken] + 1) % 3
+    strict = decide_promotion(labels, challenger, champion, rule="non_inferiority")
+    tolerant = decide_promotion(labels, challenger, champion, rule="non_inferiority", margin=0.05)
+    assert math.isclose(strict.gain, -0.03)
+    assert not strict.promote
+    assert tolerant.promote
+    assert tolerant.p_worse < 0.05
+
+
+def test_a_decision_round_trips_through_its_dict(labels: np.ndarray) -> None:
+    rng = np.random.default_rng(9)
+    champion = predictions_with_accuracy(labels, 0.8, rng)
+    challenger = predictions_with_accuracy(labels, 0.82, rng)
+    for rule in ("superiority", "non_inferiority"):
+        decision = decide_promotion(labels, challenger, champion, rule=rule, margin=0.01)
+        assert PromotionDecision.from_dict(decision.to_dict()) == decision
+
+
+def test_an_unknown_rule_or_a_negative_margin_raises(labels: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="rule"):
+        decide_promotion(labels, labels, labels, rule="vibes")
+    with pytest.raises(ValueError, match="margin"):
+        decide_promotion(labels, labels, labels, rule="non_inferiority", margin=-0.1)

@@ -1,0 +1,234 @@
+"""@flow backtest: replay a dataset's batches in time order through the real flows.
+
+Tune on the first N batches; then for each later batch, score it with the current champion (and
+with the baselines, refit on the batch before) before the flows see it, land it, and run
+check-drift as production would: drift starts a retune and the gate decides. Everything happens
+in a scratch project of its own (flows/backtest_scratch.py), so the user's store and champion are
+never touched. This is how a user picks settings before going live: change the config, rerun,
+compare the means.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from pydantic import BaseModel, ConfigDict, Field
+
+from data.errors import ConfigError, DriftuneError
+from data.lineage import frame_sha256
+from data.loading import Batch, batches
+from flows import progress
+from flows.backtest_report import log_backtest_run, summarise, write_json
+from flows.backtest_scoring import (
+    BASELINES,
+    BaselineFit,
+    BatchScores,
+    Versions,
+    baseline_fits,
+    score_batch,
+)
+from flows.backtest_scratch import Journal, ScratchProject, fingerprint, open_scratch
+from flows.check_drift import DriftCheckRequest, check_drift
+from flows.config import ProjectConfig, load_config
+from flows.project import open_store
+from flows.registry import champion
+from flows.retune import RetuneRequest, retune
+from flows.tracking import TrackingConfig
+
+DEFAULT_BASELINES = ("fixed_refit", "hist_gradient_boosting")
+
+
+class BacktestRequest(BaseModel):
+    """Which project to replay, from which batch on, where, against which baselines."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config_path: str
+    first: int = Field(1, ge=1, description="tune on the first N batches")
+    out: str | None = Field(None, description="scratch folder (<project>/.driftune/backtest)")
+    baselines: tuple[str, ...] = DEFAULT_BASELINES
+    search_trials: int = Field(24, ge=1, description="trials of the random_search baseline")
+    seed: int = 0
+    fresh: bool = Field(False, description="start over instead of resuming")
+
+
+@flow(name="backtest", log_prints=False)
+def backtest(request: BacktestRequest) -> dict[str, Any]:
+    """Replay the batches; return (and write as backtest.json) every row and the means."""
+    config = load_config(request.config_path)
+    _check_baselines(request.baselines)
+    ordered = list(batches(config.spec()))
+    _check_first(request.first, ordered, config)
+    settings = _settings(request, config)
+    stamp = fingerprint(config, _data_sha256(ordered), settings)
+    out = Path(request.out) if request.out else config.root / ".driftune" / "backtest"
+    scratch, journal = open_scratch(config, out, stamp, fresh=request.fresh)
+    tracking, client = open_store(load_config(scratch.config_path))
+    first_version = _first_tune(scratch, ordered[: request.first], journal, client, tracking)
+    fits = baseline_fits(
+        config, request.baselines, seed=request.seed, search_trials=request.search_trials
+    )
+    total = len(ordered) - request.first
+    for k in range(request.first, len(ordered)):
+        if journal.find("row", k) is None:
+            row = _replay_batch(k, ordered, scratch, journal, fits, first_version, config)
+            journal.append({"step": "row", "batch_index": k, "row": row})
+        progress.report_step(k - request.first + 1, total, ordered[k].id)
+    rows = list(journal.rows())
+    result = {"settings": settings, "rows": rows, "summary": summarise(rows), "out": str(out)}
+    result["mlflow_run_id"] = log_backtest_run(client, tracking, scratch.name, result)
+    result["tracking_uri"] = tracking.tracking_uri
+    write_json(scratch.root / "backtest.json", result)
+    return result
+
+
+def _check_baselines(names: tuple[str, ...]) -> None:
+    unknown = sorted(set(names) - set(BASELINES))
+    if unknown:
+        raise ConfigError(f"--baseline: unknown {unknown}; known: {list(BASELINES)}")
+
+
+def _check_first(first: int, ordered: list[Batch], config: ProjectConfig) -> None:
+    if first >= len(ordered):
+        raise ConfigError(
+            f"{config.dataset.path}: {len(ordered)} batch(es) with dataset.every="
+            f"{config.dataset.every!r}; a backtest tuning on the first {first} needs at least "
+            f"{first + 1} (lower --first or batch more finely)"
+        )
+
+
+def _settings(request: BacktestRequest, config: ProjectConfig) -> dict[str, Any]:
+    return {
+        "project": config.name,
+        "first": request.first,
+        "baselines": list(request.baselines),
+        "search_trials": request.search_trials,
+        "seed": request.seed,
+        "config": config.model_dump(mode="json", exclude={"root"}),
+    }
+
+
+def _data_sha256(ordered: list[Batch]) -> str:
+    """Every batch's content hash in order: the replayed data, exactly."""
+    return ",".join(frame_sha256(batch.frame)[:16] for batch in ordered)
+
+
+def _first_tune(
+    scratch: ScratchProject,
+    first: list[Batch],
+    journal: Journal,
+    client: Any,
+    tracking: TrackingConfig,
+) -> str:
+    """Land the first batches and tune on them; the version it promotes is never retrained."""
+    done = journal.find("tuned")
+    if done is not None:
+        return str(done["version"])
+    existing = champion(client, tracking)  # killed after the tune promoted, before the journal
+    if existing is None:
+        for index, batch in enumerate(first):
+            scratch.land(index, batch)
+        retune(RetuneRequest(config_path=str(scratch.config_path), trigger="manual"))
+        existing = champion(client, tracking)
+    if existing is None:
+        raise DriftuneError("the first tune of the backtest promoted no champion")
+    journal.append({"step": "tuned", "version": existing.version})
+    return existing.version
+
+
+def _replay_batch(
+    k: int,
+    ordered: list[Batch],
+    scratch: ScratchProject,
+    journal: Journal,
+    fits: dict[str, BaselineFit],
+    first_version: str,
+    config: ProjectConfig,
+) -> dict[str, Any]:
+    """Score batch ``k`` with every policy, then let the flows see it; the batch's row."""
+    started = time.perf_counter()
+    tracking, client = open_store(load_config(scratch.config_path))
+    recorded = journal.find("scores", k)
+    if recorded is None:
+        versions = _versions(client, tracking, journal, k, first_version)
+        scores = score_batch(
+            client, tracking, config.spec(), ordered[k], ordered[k - 1], versions, fits
+        )
+        journal.append({"step": "scores", "batch_index": k, "scores": scores.to_dict()})
+    else:
+        scores = BatchScores.from_dict(recorded["scores"])
+    scratch.land(k, ordered[k])
+    outcome = _check(scratch)
+    get_run_logger().info("batch %s: %s", ordered[k].id, outcome.get("decision", "-"))
+    return _row(ordered[k], scores, outcome, time.perf_counter() - started)
+
+
+def _versions(
+    client: Any, tracking: TrackingConfig, journal: Journal, k: int, first_version: str
+) -> Versions:
+    """The champion now and, when a promotion happened since the last batch, the one replaced."""
+    now = champion(client, tracking)
+    if now is None:
+        raise DriftuneError("the backtest's scratch project lost its champion")
+    before = journal.find("scores", k - 1)
+    replaced = None
+    if before is not None and before["scores"]["champion_version"] != now.version:
+        replaced = str(before["scores"]["champion_version"])
+    return Versions(champion=now.version, first=first_version, replaced=replaced)
+
+
+def _check(scratch: ScratchProject) -> dict[str, Any]:
+    """check-drift on the scratch project; a failure is part of the story, not the end of it."""
+    try:
+        outcome = check_drift(DriftCheckRequest(config_path=str(scratch.config_path)))
+    except DriftuneError as error:
+        return {"status": "failed", "error": str(error)}
+    return dict(outcome)
+
+
+def _row(
+    batch: Batch, scores: BatchScores, outcome: dict[str, Any], seconds: float
+) -> dict[str, Any]:
+    report, retuned = outcome.get("report"), outcome.get("retune")
+    performance = getattr(report, "performance", None)
+    status = outcome.get("status", "-")
+    drift = ("drift" if outcome.get("drifted") else "no drift") if status == "checked" else status
+    effect = None
+    if scores.replaced_accuracy is not None:
+        effect = scores.accuracy["driftune"] - scores.replaced_accuracy
+    return {
+        "batch": batch.id,
+        "rows": scores.rows,
+        "champion_version": scores.champion_version,
+        "accuracy": dict(scores.accuracy),
+        "replaced_version": scores.replaced_version,
+        "promotion_effect": effect,
+        "drift": drift,
+        "drifted_features": list(getattr(report, "drifted_features", ()))[:3],
+        "accuracy_drop": bool(performance and performance.drifted),
+        "retune": None if not retuned else ("busy" if "refused" in retuned else "drift"),
+        "decision": _decision(outcome, retuned),
+        "reason": _reason(outcome, retuned),
+        "seconds": round(seconds, 1),
+    }
+
+
+def _decision(outcome: dict[str, Any], retuned: dict[str, Any] | None) -> str:
+    if outcome.get("status") == "failed":
+        return "failed"
+    if not retuned:
+        return "-"
+    if "refused" in retuned:
+        return "busy"
+    return f"{'promoted' if retuned['promoted'] else 'refused'} v{retuned['version']}"
+
+
+def _reason(outcome: dict[str, Any], retuned: dict[str, Any] | None) -> str:
+    if outcome.get("status") == "failed":
+        return str(outcome.get("error", ""))
+    if not retuned:
+        return ""
+    return str(retuned.get("refused") or retuned.get("reason", ""))

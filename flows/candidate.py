@@ -1,0 +1,137 @@
+"""After the search: judge, decide, refit on the window, log, register, carry out; each once.
+
+Each step's result is recorded on the search run the moment it is done (tags ``driftune.gate``
+and ``driftune.model``), and the version and the audit record are found again by the search
+run's id, so a retune killed anywhere after its search resumes at the step it was in: it never
+searches again, never registers a second version and never writes a second audit record. The
+search run ends FINISHED only once the verdict is carried out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from mlflow import MlflowClient
+
+from data.profile import ReferenceProfile
+from data.window import TrainingData
+from flows import failpoints, gate, tasks
+from flows.config import ProjectConfig
+from flows.packaging import LoggedModelRef
+from flows.registry import ChampionInfo, load_champion_model
+from flows.tracking import TrackingConfig
+from models.estimator import BNSoftmaxClassifier
+from models.selection import PromotionDecision, TrialResult
+from models.trial import window_of
+
+GATE_TAG, MODEL_TAG = "driftune.gate", "driftune.model"
+
+
+@dataclasses.dataclass
+class _Judged:
+    """The judged model, refit only when a step needs it (a resumed retune may not)."""
+
+    config: ProjectConfig
+    data: TrainingData
+    best: TrialResult
+    searched: BNSoftmaxClassifier | None
+    candidate: gate.Candidate | None = None
+
+    def get(self) -> gate.Candidate:
+        if self.candidate is None:
+            self.candidate = tasks.refit_candidate(self.config, self.data, self.best, self.searched)
+        return self.candidate
+
+
+def conclude(
+    client: MlflowClient,
+    tracking: TrackingConfig,
+    config: ProjectConfig,
+    data: TrainingData,
+    *,
+    search_run_id: str,
+    best: TrialResult,
+    champion: ChampionInfo | None,
+    searched: BNSoftmaxClassifier | None = None,
+) -> gate.GateOutcome:
+    """Carry the search's best configuration through the gate, resuming where a kill left off."""
+    failpoints.reached("after-search")
+    tags = client.get_run(search_run_id).data.tags
+    judged = _Judged(config, data, best, searched)
+    decision = _recorded_decision(tags) or _judge(client, tracking, config, data, champion, judged)
+    client.set_tag(search_run_id, GATE_TAG, json.dumps(decision.to_dict()))
+    failpoints.reached("after-judge")
+    model, fit = _recorded_model(tags) or _final_model(client, search_run_id, decision, judged)
+    failpoints.reached("after-log-model")
+    version = tasks.register_candidate(
+        client,
+        tracking,
+        model,
+        search_run_id=search_run_id,
+        data_sha256=data.sha256,
+        decision=decision,
+        fit=fit,
+    )
+    failpoints.reached("after-register")
+    record = tasks.carry_out(client, tracking, version, decision, search_run_id=search_run_id)
+    return gate.GateOutcome(
+        version=version,
+        decision=decision,
+        record=record,
+        challenger_accuracy=decision.challenger_score,
+        champion_accuracy=decision.champion_score,
+        fit=fit,
+    )
+
+
+def _judge(
+    client: MlflowClient,
+    tracking: TrackingConfig,
+    config: ProjectConfig,
+    data: TrainingData,
+    champion: ChampionInfo | None,
+    judged: _Judged,
+) -> PromotionDecision:
+    champion_model = None if champion is None else load_champion_model(client, tracking)
+    predictions = gate.holdout_predictions(data, judged.get().scorer, champion_model)
+    return tasks.decide(config, predictions)  # type: ignore[no-any-return]
+
+
+def _final_model(
+    client: MlflowClient, search_run_id: str, decision: PromotionDecision, judged: _Judged
+) -> tuple[LoggedModelRef, str]:
+    """Log the model the version will hold, and the reference profile of the rows it learned."""
+    config, data = judged.config, judged.data
+    final = None
+    if decision.promote and config.promotion.refit_on_window:
+        final = tasks.refit_on_window(config, data, judged.best)
+    if final is None:
+        final = judged.get()
+        if decision.promote and config.promotion.refit_on_window:
+            final = dataclasses.replace(final, fit=f"{final.fit}; the refit on the window diverged")
+    periods = window_of(judged.best.params)
+    learned = data.learned_for(periods) if final.on_window else data.reference_for(periods)
+    drift = config.drift
+    profile = ReferenceProfile.from_frame(
+        learned, data.spec, seed=drift.seed, max_rows=drift.max_rows
+    )
+    tasks.save_profile(client, search_run_id, profile)
+    model = tasks.log_candidate(client, search_run_id, data, final, judged.best)
+    record = {"model": dataclasses.asdict(model), "fit": final.fit}
+    client.set_tag(search_run_id, MODEL_TAG, json.dumps(record, default=str))
+    return model, final.fit
+
+
+def _recorded_decision(tags: dict[str, str]) -> PromotionDecision | None:
+    raw = tags.get(GATE_TAG)
+    return None if raw is None else PromotionDecision.from_dict(json.loads(raw))
+
+
+def _recorded_model(tags: dict[str, str]) -> tuple[LoggedModelRef, str] | None:
+    raw = tags.get(MODEL_TAG)
+    if raw is None:
+        return None
+    record: dict[str, Any] = json.loads(raw)
+    return LoggedModelRef(**record["model"]), str(record["fit"])
