@@ -53,6 +53,7 @@ class BacktestRequest(BaseModel):
     search_trials: int = Field(24, ge=1, description="trials of the random_search baseline")
     seed: int = 0
     fresh: bool = Field(False, description="start over instead of resuming")
+    start_retune: bool = Field(True, description="False: check only (false-alarm controls)")
 
 
 @flow(name="backtest", log_prints=False)
@@ -74,7 +75,7 @@ def backtest(request: BacktestRequest) -> dict[str, Any]:
     total = len(ordered) - request.first
     for k in range(request.first, len(ordered)):
         if journal.find("row", k) is None:
-            row = _replay_batch(k, ordered, scratch, journal, fits, first_version, config)
+            row = _replay_batch(k, ordered, scratch, journal, fits, first_version, request)
             journal.append({"step": "row", "batch_index": k, "row": row})
         progress.report_step(k - request.first + 1, total, ordered[k].id)
     rows = list(journal.rows())
@@ -107,6 +108,7 @@ def _settings(request: BacktestRequest, config: ProjectConfig) -> dict[str, Any]
         "baselines": list(request.baselines),
         "search_trials": request.search_trials,
         "seed": request.seed,
+        "start_retune": request.start_retune,
         "config": config.model_dump(mode="json", exclude={"root"}),
     }
 
@@ -146,10 +148,11 @@ def _replay_batch(
     journal: Journal,
     fits: dict[str, BaselineFit],
     first_version: str,
-    config: ProjectConfig,
+    request: BacktestRequest,
 ) -> dict[str, Any]:
     """Score batch ``k`` with every policy, then let the flows see it; the batch's row."""
     started = time.perf_counter()
+    config = load_config(request.config_path)
     tracking, client = open_store(load_config(scratch.config_path))
     recorded = journal.find("scores", k)
     if recorded is None:
@@ -161,7 +164,7 @@ def _replay_batch(
     else:
         scores = BatchScores.from_dict(recorded["scores"])
     scratch.land(k, ordered[k])
-    outcome = _check(scratch)
+    outcome = _check(scratch, request.start_retune)
     get_run_logger().info("batch %s: %s", ordered[k].id, outcome.get("decision", "-"))
     return _row(ordered[k], scores, outcome, time.perf_counter() - started)
 
@@ -180,10 +183,11 @@ def _versions(
     return Versions(champion=now.version, first=first_version, replaced=replaced)
 
 
-def _check(scratch: ScratchProject) -> dict[str, Any]:
+def _check(scratch: ScratchProject, start_retune: bool) -> dict[str, Any]:
     """check-drift on the scratch project; a failure is part of the story, not the end of it."""
+    request = DriftCheckRequest(config_path=str(scratch.config_path), start_retune=start_retune)
     try:
-        outcome = check_drift(DriftCheckRequest(config_path=str(scratch.config_path)))
+        outcome = check_drift(request)
     except DriftuneError as error:
         return {"status": "failed", "error": str(error)}
     return dict(outcome)

@@ -150,6 +150,9 @@ def backtest(
         ),
     ] = None,
     fresh: Annotated[bool, typer.Option(help="Start over instead of resuming.")] = False,
+    retune: Annotated[
+        bool, typer.Option(help="Let drift start retunes (--no-retune: count verdicts only).")
+    ] = True,
 ) -> None:
     """Replay the dataset's batches through check-drift, retune and the gate in a scratch store.
 
@@ -166,6 +169,7 @@ def backtest(
         out=None if out is None else str(out),
         baselines=tuple(baseline or DEFAULT_BASELINES),
         fresh=fresh,
+        start_retune=retune,
     )
     with trial_progress(console, "trials", steps="batches"):
         result = _run(lambda: run_backtest(request))

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from mlflow import MlflowClient
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
@@ -88,6 +89,30 @@ def test_retune_leaves_one_search_run_its_trials_and_a_champion(project: Path) -
         if tag.key == "mlflow.data.context"
     }
     assert contexts == {"training", "validation", "holdout"}
+
+
+def test_the_promoted_version_learned_every_row_and_a_refused_one_is_the_judged_model(
+    tmp_path: Path, template_store: Path
+) -> None:
+    """Superiority refuses a rerun on the same rows: the refused version stays the judged model."""
+    project = make_project(tmp_path, template_store)
+    config = yaml.safe_load(project.read_text())
+    config["promotion"].update(rule="superiority")
+    project.write_text(yaml.safe_dump(config))
+    land(tmp_path, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
+    first = retune(RetuneRequest(config_path=str(project)))
+    second = retune(RetuneRequest(config_path=str(project)))
+    assert first["promoted"] and not second["promoted"], second["reason"]
+    tracking, client = _store(project)
+    promoted = client.get_model_version(tracking.name, first["version"])
+    refused = client.get_model_version(tracking.name, second["version"])
+    assert promoted.tags["gate.decision"] == "promote" and refused.tags["gate.decision"] == "refuse"
+    assert promoted.tags["fit"].startswith("refit on the whole window (240 rows)")
+    assert refused.tags["fit"].startswith("refit on training + validation rows")
+    # The version keeps the judged model's holdout score, which the gate's record holds too.
+    gate = json.loads(client.get_run(first["search_run_id"]).data.tags["driftune.gate"])
+    assert float(promoted.tags["holdout.accuracy"]) == gate["challenger_score"]
+    assert first["challenger_accuracy"] == gate["challenger_score"]
 
 
 def test_check_drift_starts_no_retune_without_drift_and_one_with_it(

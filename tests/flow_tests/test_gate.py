@@ -10,7 +10,7 @@ import pytest
 
 from data.window import TrainingData, prepare_training_data
 from flows.config import load_config
-from flows.gate import refit_candidate
+from flows.gate import refit_candidate, window_candidate
 from flows.packaging import Scorer
 from models import BNSoftmaxClassifier
 from models.driver import make_train_fn
@@ -77,3 +77,31 @@ def test_a_diverged_refit_falls_back_to_the_search_s_model(
     searched.fit(rows.X_train, rows.y_train, eval_set=(rows.X_val, rows.y_val))
     given = refit_candidate(load_config(config_path), data, doomed, searched)
     assert given.scorer.network is searched.model_
+
+
+def test_a_promoted_configuration_is_refit_on_the_whole_window(
+    project: tuple[Path, TrainingData],
+) -> None:
+    config_path, data = project
+    trial = _trial(data)
+    judged = refit_candidate(load_config(config_path), data, trial)
+    final = window_candidate(load_config(config_path), data, trial)
+    assert final is not None and final.on_window and not judged.on_window
+    assert final.fit.startswith(f"refit on the whole window ({len(data.window)} rows)")
+    # Its preprocessing, like its network, learned from every row, the holdout's included.
+    scaler = final.scorer.preprocessor.named_transformers_["numeric"].named_steps["scale"]
+    judged_scaler = judged.scorer.preprocessor.named_transformers_["numeric"].named_steps["scale"]
+    assert scaler.n_samples_seen_ == len(data.window)
+    assert judged_scaler.n_samples_seen_ == len(data.reference)
+    # Same configuration and epoch count as the judged refit: the epochs named alike.
+    assert final.fit.split(", ")[-1] == judged.fit.split(", ")[-1]
+
+
+def test_a_window_refit_that_diverges_gives_none(project: tuple[Path, TrainingData]) -> None:
+    config_path, data = project
+    trial = _trial(data)
+    exploding = dict(trial.curves, learning_rate=[1e4] * len(trial.curves["val_loss"]))
+    doomed = dataclasses.replace(
+        trial, params={**trial.params, "optimizer": "sgd"}, curves=exploding
+    )
+    assert window_candidate(load_config(config_path), data, doomed) is None
