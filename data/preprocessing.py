@@ -103,6 +103,21 @@ def encode_split(split: Split, spec: DatasetSpec, features: FeatureSet) -> Encod
     )
 
 
+def encode_train_test(
+    train: pd.DataFrame, test: pd.DataFrame, spec: DatasetSpec, features: FeatureSet
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Labelled rows of both frames encoded with preprocessing fitted on ``train`` alone."""
+    X_train, y_train = features_and_labels(train, spec, features)
+    X_test, y_test = features_and_labels(test, spec, features)
+    preprocessor = make_preprocessor(features).fit(X_train)
+    return (
+        np.asarray(preprocessor.transform(X_train), dtype=np.float32),
+        y_train.to_numpy(),
+        np.asarray(preprocessor.transform(X_test), dtype=np.float32),
+        y_test.to_numpy(),
+    )
+
+
 def require_classes(frame: pd.DataFrame, spec: DatasetSpec) -> None:
     """Training needs at least two label classes."""
     classes = frame[spec.label].dropna().unique()

@@ -24,7 +24,6 @@ from flows.registry import ChampionInfo, load_champion_model
 from flows.tracking import TrackingConfig
 from models.estimator import BNSoftmaxClassifier
 from models.selection import PromotionDecision, TrialResult
-from models.trial import window_of
 
 GATE_TAG, MODEL_TAG = "driftune.gate", "driftune.model"
 
@@ -111,8 +110,7 @@ def _final_model(
         final = judged.get()
         if decision.promote and config.promotion.refit_on_window:
             final = dataclasses.replace(final, fit=f"{final.fit}; the refit on the window diverged")
-    periods = window_of(judged.best.params)
-    learned = data.learned_for(periods) if final.on_window else data.reference_for(periods)
+    learned = data.window if final.on_window else data.reference
     drift = config.drift
     profile = ReferenceProfile.from_frame(
         learned, data.spec, seed=drift.seed, max_rows=drift.max_rows

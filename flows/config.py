@@ -51,8 +51,9 @@ class WindowConfig(_Section):
     holdout: float = Field(0.2, gt=0, lt=1)
     candidates: list[int | Literal["all"]] = Field(
         default_factory=list,
-        description="window lengths in periods the search tries (e.g. [1, 2, 4, all]); "
-        "validation on the newest rows picks one. Empty: always the newest `periods`.",
+        description="window lengths in periods to choose among (e.g. [1, 2, 4, all]): each "
+        "trained with the fixed configuration on the batches before the newest, the one that "
+        "predicts the newest batch best becomes the retune's window. Empty: always `periods`.",
     )
 
     @field_validator("candidates")
@@ -169,10 +170,6 @@ class ProjectConfig(_Section):
 
     def spec(self) -> DatasetSpec:
         return self.dataset.spec(self.name)
-
-    def search_windows(self) -> list[int | str]:
-        """The window lengths the search tries: caviar's; panda babysits the base window."""
-        return list(self.window.candidates) if self.search.strategy == "caviar" else []
 
     def resolved(self, root: Path) -> ProjectConfig:
         """Paths made absolute against the project folder."""

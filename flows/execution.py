@@ -22,12 +22,9 @@ from data.window import TrainingData
 from flows import progress, tasks
 from flows.config import ProjectConfig
 from models.babysitter import Babysitter
-from models.discrete import Choice
-from models.driver import SearchOutcome, TrainFn, TrialRows, make_windowed_train_fn, run_search
-from models.search import SearchSpace
+from models.driver import SearchOutcome, TrainFn, make_train_fn, run_search
 from models.selection import TrialResult
 from models.strategies import CoarseToFine, Panda, Proposal, trial_seed
-from models.trial import DATA_PARAMS, WINDOW
 
 
 def parallel_trials(config: ProjectConfig) -> int:
@@ -100,15 +97,21 @@ def run_caviar(
     """Coarse-to-fine rounds; each round's trials train concurrently on the task runner."""
     search = config.search
     strategy = CoarseToFine(
-        searched_space(config, data),
+        search.search_space(),
         rounds=search.rounds,
         trials_per_round=search.trials_per_round,
         top_k=search.top_k,
         seed=search.seed,
         initial=initial,
     )
-    train_fn = make_windowed_train_fn(
-        _rows_by_window(data), fixed_params=search.fixed, n_threads=threads_per_trial(config)
+    encoded = data.encoded
+    train_fn = make_train_fn(
+        encoded.X_train,
+        encoded.y_train,
+        encoded.X_val,
+        encoded.y_val,
+        fixed_params=search.fixed,
+        n_threads=threads_per_trial(config),
     )
     logger.finished = len(completed)
     with make_task_runner(config) as runner:
@@ -133,30 +136,12 @@ def run_caviar(
         )
 
 
-def searched_space(config: ProjectConfig, data: TrainingData) -> SearchSpace:
-    """The configured space, plus the training window when there are lengths to choose from."""
-    space = config.search.search_space()
-    if not data.windows:
-        return space
-    return SearchSpace({**dict(space.items()), WINDOW: Choice(tuple(sorted(data.windows)))})
-
-
-def _rows_by_window(data: TrainingData) -> dict[int | None, TrialRows]:
-    windows: dict[int | None, TrialRows] = {}
-    for periods in (None, *data.windows):
-        rows = data.encoded_for(periods)
-        windows[periods] = (rows.X_train, rows.y_train, rows.X_val, rows.y_val)
-    return windows
-
-
 def panda_start(
     config: ProjectConfig, data: TrainingData, initial: Sequence[dict[str, Any]]
 ) -> tuple[Babysitter, Proposal]:
     """The one configuration panda babysits: the warm start's first, else a seeded sample."""
     search = config.search
     params = dict(initial[0]) if initial else _sampled_params(config)
-    # panda trains on the base window: a warm start's window length does not apply.
-    params = {name: value for name, value in params.items() if name not in DATA_PARAMS}
     strategy = Panda(params, seed=search.seed)
     proposal = strategy.propose(())[0]
     sitter = Babysitter(

@@ -26,7 +26,6 @@ from flows.tracking import TrackingConfig
 from models.estimator import BNSoftmaxClassifier
 from models.refit import fit_as_searched, refit
 from models.selection import PromotionDecision, TrialResult, decide_promotion
-from models.trial import window_of
 
 
 @dataclass(frozen=True)
@@ -61,11 +60,10 @@ def refit_candidate(
     the trial retrained on the training rows): a diverged model must never reach the gate,
     where with no champion yet it would be promoted unopposed.
     """
-    periods = window_of(best.params)
-    scorer, outcome = _refit_on(data.reference_for(periods), config, data, best)
+    scorer, outcome = _refit_on(data.reference, config, data, best)
     if scorer is not None:
         return Candidate(scorer, f"refit on training + validation rows, {outcome}")
-    rows = data.encoded_for(periods)
+    rows = data.encoded
     if searched is None:
         searched = fit_as_searched(
             best, config.search.fixed, rows.X_train, rows.y_train, rows.X_val, rows.y_val
@@ -78,11 +76,10 @@ def window_candidate(
     config: ProjectConfig, data: TrainingData, best: TrialResult
 ) -> Candidate | None:
     """The promoted configuration refit on the whole window; None when that refit diverges."""
-    rows = data.learned_for(window_of(best.params))
-    scorer, outcome = _refit_on(rows, config, data, best)
+    scorer, outcome = _refit_on(data.window, config, data, best)
     if scorer is None:
         return None
-    fit = f"refit on the whole window ({len(rows)} rows), {outcome}"
+    fit = f"refit on the whole window ({len(data.window)} rows), {outcome}"
     return Candidate(scorer, fit, on_window=True)
 
 

@@ -40,6 +40,8 @@ window:
   periods: 1                 # each retune trains on the newest N batches
   validation: 0.2            # then the next-newest rows validate the trials
   holdout: 0.25              # and the newest rows judge the promotion
+  candidates: []             # e.g. [1, 2, 4, all]: choose N afresh each retune, the length
+                             # that best predicted the newest batch from the ones before
 
 search:
   strategy: caviar           # caviar: many models in parallel; panda: babysit one model
@@ -62,8 +64,12 @@ drift:
   accuracy_drop: true        # a significant drop of the champion's accuracy counts as drift
 
 promotion:
-  min_gain: 0.0              # accuracy points the challenger must gain on the holdout
-  confidence: 0.95           # bootstrap probability that the challenger is better
+  rule: non_inferiority      # promote unless the challenger is credibly worse than the champion
+  margin: 0.0                # non_inferiority: the loss on the holdout it tolerates
+  # rule: superiority        # promote only when credibly better by at least min_gain
+  min_gain: 0.0
+  confidence: 0.95           # how sure the paired bootstrap must be, either rule
+  refit_on_window: true      # the promoted model is refit on the whole window, holdout included
 
 tracking:
   uri: null                  # null: sqlite:///<this folder>/.driftune/mlflow.db

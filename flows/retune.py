@@ -36,17 +36,21 @@ def retune(request: RetuneRequest) -> dict[str, Any]:
     """Search the hyperparameters afresh on the newest data and promote only a better model."""
     config = load_config(request.config_path)
     with retune_lock(config.name, wait_s=config.runner.wait_for_lock_s):
+        choice = tasks.choose_window(config) if config.window.candidates else None
         data = tasks.prepare_data(
             config.spec(),
-            periods=config.window.periods,
+            periods=choice.periods if choice else config.window.periods,
             validation=config.window.validation,
             holdout=config.window.holdout,
-            candidates=config.search_windows(),
         )
+        if choice is not None:
+            get_run_logger().info("window length: %s", choice.describe())
         get_run_logger().info("window %s", _window_line(data))
         tracking, client = open_store(config)
         champion = tasks.read_champion(client, tracking)
         handle = _open_search(config, data, client, tracking, request, champion)
+        if choice is not None:
+            tasks.record_window(client, handle.run_id, choice)
         results, best, searched = _search(config, data, client, handle)
         verdict = candidate.conclude(
             client,
@@ -69,14 +73,10 @@ def retune(request: RetuneRequest) -> dict[str, Any]:
 
 def _window_line(data: TrainingData) -> str:
     split = data.split
-    line = (
+    return (
         f"{', '.join(data.batch_ids)}: {len(split.train)} training, {len(split.validation)} "
         f"validation and {len(split.holdout)} holdout rows (data sha256 {data.sha256[:12]})"
     )
-    if data.windows:
-        sizes = ", ".join(f"{k}: {len(w.train)}" for k, w in sorted(data.windows.items()))
-        line += f"; training rows per window length in periods: {sizes}"
-    return line
 
 
 def _open_search(

@@ -32,6 +32,7 @@ from flows.tracking import (
     start_search_run,
 )
 from models.selection import TrialResult
+from models.window_choice import WindowChoice
 
 PROFILE_FILE = "reference_profile.json"
 WINDOW_TAG = "window_batches"
@@ -125,6 +126,13 @@ def champion_params(client: MlflowClient, champion: ChampionInfo | None) -> dict
         return None
     trial = find_logged_trials(client, champion.search_run_id).get(int(best_index))
     return dict(trial.params) if trial is not None else None
+
+
+def record_window(client: MlflowClient, run_id: str, choice: WindowChoice) -> None:
+    """The window length the search trained on, and why, as the search run's tags."""
+    scores = {str(k): round(v, 4) for k, v in choice.accuracy.items()}
+    client.set_tag(run_id, "window_periods", str(choice.periods))
+    client.set_tag(run_id, "window_choice", json.dumps(scores))
 
 
 def log_reference_profile(client: MlflowClient, run_id: str, profile: ReferenceProfile) -> None:

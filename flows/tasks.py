@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from data.window import prepare_training_data
-from flows import gate, monitoring, registry, searches, tracking, trials
+from flows import gate, monitoring, registry, searches, tracking, trials, windows
 from flows.tracking import end_search_run, finish_search_run
 from models.babysitter import Babysitter
 from models.driver import safe_train
@@ -46,6 +46,7 @@ def babysit_segment(babysitter: Babysitter) -> Decision:
 
 
 prepare_data = compute(prepare_training_data, "prepare-training-data")
+choose_window = compute(windows.choose_training_window, "choose-window-length")
 train_trial = compute(safe_train, "train-trial", task_run_name="trial-{proposal.index}")
 panda_segment = compute(babysit_segment, "panda-segment")
 
@@ -57,6 +58,7 @@ close_search = io(finish_search_run, "close-search")
 end_search = io(end_search_run, "end-search")
 log_datasets = io(tracking.log_datasets, "log-datasets")
 save_profile = io(searches.log_reference_profile, "save-reference-profile")
+record_window = io(searches.record_window, "record-window-length")
 describe_run = io(tracking.describe_run, "describe-search-run")
 refit_candidate = compute(gate.refit_candidate, "refit-candidate")
 decide = compute(gate.decide, "promotion-gate")

@@ -24,7 +24,7 @@ from models.errors import SearchError
 from models.estimator import BNSoftmaxClassifier
 from models.selection import TRIAL_STATUSES, TrialResult, best_trial
 from models.strategies import Proposal, Strategy
-from models.trial import estimator_settings, window_of
+from models.trial import estimator_settings
 
 TrainFn = Callable[[Mapping[str, Any], int], TrialResult]
 RunRound = Callable[[TrainFn, Sequence[Proposal]], Sequence[TrialResult]]
@@ -218,31 +218,11 @@ def make_train_fn(
     """The default ``train_fn``: fit a ``BNSoftmaxClassifier`` on the training arrays, score it on
     the validation arrays. ``params`` override ``fixed_params``; the trial seed is the
     ``random_state``. Any exception becomes a ``failed`` result with its error text."""
-    return make_windowed_train_fn(
-        {None: (X_train, y_train, X_val, y_val)}, fixed_params=fixed_params, n_threads=n_threads
-    )
-
-
-TrialRows = tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike]  # X_train, y_train, X_val, y_val
-
-
-def make_windowed_train_fn(
-    rows_by_window: Mapping[int | None, TrialRows],
-    *,
-    fixed_params: Mapping[str, Any] | None = None,
-    n_threads: int | None = None,
-) -> TrainFn:
-    """``make_train_fn`` where a trial's ``window_periods`` picks its training rows.
-
-    Every window shares the same validation rows, so their scores compare; ``None`` is the
-    project's base window, used by trials that do not search the window.
-    """
     fixed = dict(fixed_params or {})
 
     def train_fn(params: Mapping[str, Any], seed: int) -> TrialResult:
         started = time.perf_counter()
         try:
-            X_train, y_train, X_val, y_val = rows_by_window[window_of(params)]
             settings = estimator_settings(fixed, params, seed)
             if n_threads is not None:
                 settings["n_threads"] = n_threads

@@ -33,9 +33,8 @@ __all__ = [
 class SearchSpace(Mapping[str, Distribution]):
     """An ordered, immutable mapping of parameter names to distributions.
 
-    Names are the estimator's parameter names (``learning_rate``, ``momentum``, ...), and
-    ``window_periods``, the one data setting (how much history a trial trains on); a sampled
-    configuration becomes estimator settings through ``models.trial.estimator_settings``.
+    Names are the estimator's parameter names (``learning_rate``, ``momentum``, ...), so a
+    sampled configuration can be passed straight to ``BNSoftmaxClassifier(**params)``.
     """
 
     def __init__(self, params: Mapping[str, Distribution]) -> None:

@@ -1,9 +1,8 @@
-"""Where a trial's parameters become estimator settings, and which training rows it uses.
+"""The one place a trial's fixed settings, searched parameters and seed become estimator settings.
 
-A searched configuration mixes estimator settings (learning rate, layers, ...) with one data
-setting: ``window_periods``, how many periods of history before the validation rows a trial
-trains on. ``estimator_settings`` is the one place fixed settings, searched parameters and the
-seed become ``BNSoftmaxClassifier`` settings, so the data setting never reaches the estimator.
+A search samples a few parameters; every trial also shares the project's fixed settings
+(``search.fixed``), and its seed becomes the estimator's ``random_state``. Training a trial,
+refitting the winner and babysitting it all build the estimator from here, so the three agree.
 """
 
 from __future__ import annotations
@@ -11,19 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-WINDOW = "window_periods"
-DATA_PARAMS = frozenset({WINDOW})
-
 
 def estimator_settings(
     fixed: Mapping[str, Any], params: Mapping[str, Any], seed: int, **overrides: Any
 ) -> dict[str, Any]:
-    """``fixed`` under the searched ``params`` (data settings left out), seeded, then overrides."""
-    searched = {name: value for name, value in params.items() if name not in DATA_PARAMS}
-    return {**fixed, **searched, "random_state": seed, **overrides}
-
-
-def window_of(params: Mapping[str, Any]) -> int | None:
-    """The trial's training window in periods; None for the project's base window."""
-    value = params.get(WINDOW)
-    return None if value is None else int(value)
+    """``fixed`` under the searched ``params``, seeded, then ``overrides`` on top."""
+    return {**fixed, **params, "random_state": seed, **overrides}

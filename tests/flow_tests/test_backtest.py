@@ -1,4 +1,4 @@
-"""`driftune backtest` end to end: a tiny real stream with a planted shift, real flows and stores."""
+"""`driftune backtest` end to end: a tiny real stream with a planted shift, real flows, stores."""
 
 from __future__ import annotations
 

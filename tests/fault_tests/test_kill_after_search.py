@@ -1,0 +1,99 @@
+"""A retune SIGKILLed after its search, at each step, resumes that step when run again.
+
+Each case runs a real `driftune tune` subprocess that kills itself with SIGKILL at a named point
+(flows/failpoints.py), then runs `driftune tune` again and checks what the store holds: one
+search (never a second), its trials once each, one version for it, one audit record of its
+verdict, and the aliases where that verdict puts them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from flows.config import load_config
+from flows.project import open_store
+from flows.registry import champion, list_audit
+from flows.tracking import all_runs, ensure_experiment
+from tests.flow_tests.projects import TINY_SEARCH, batch, land, make_project
+
+pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.slow]
+BUDGET = TINY_SEARCH["rounds"] * TINY_SEARCH["trials_per_round"]
+POINTS = (
+    "after-search",
+    "after-judge",
+    "after-log-model",
+    "after-register",
+    "mid-alias-move",
+    "after-alias-move",
+)
+
+
+def _tune(config: Path, failpoint: str | None = None) -> subprocess.CompletedProcess[str]:
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    env.pop("DRIFTUNE_FAILPOINT", None)
+    if failpoint:
+        env["DRIFTUNE_FAILPOINT"] = failpoint
+    command = [str(Path(sys.executable).parent / "driftune"), "tune", "-c", str(config)]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _searches(config: Path) -> list[Any]:
+    tracking, client = open_store(load_config(config))
+    experiment = ensure_experiment(client, tracking, "search")
+    return all_runs(client, [experiment], "tags.`driftune.kind` = 'search'")
+
+
+@pytest.fixture
+def project(tmp_path: Path, template_store: Path) -> Path:
+    """A project with a champion from batch a, and batch b landed: the next tune judges b."""
+    config = make_project(tmp_path, template_store)
+    land(tmp_path, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
+    assert _tune(config).returncode == 0
+    land(tmp_path, "b-2024-02", batch(np.random.default_rng(1), "2024-02-01", shift=1.5))
+    return config
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_a_kill_after_the_search_resumes_the_step_it_was_in(project: Path, point: str) -> None:
+    killed = _tune(project, failpoint=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    started = time.monotonic()
+    rerun = _tune(project)
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert "Traceback" not in rerun.stdout + rerun.stderr
+    assert time.monotonic() - started < 300
+
+    searches = _searches(project)
+    assert len(searches) == 2  # the first tune's and this one's: the rerun searched no more
+    search = max(searches, key=lambda run: run.info.start_time)
+    assert search.info.status == "FINISHED"
+    tracking, client = open_store(load_config(project))
+    experiment = ensure_experiment(client, tracking, "search")
+    trials = all_runs(client, [experiment], f"tags.mlflow.parentRunId = '{search.info.run_id}'")
+    assert len(trials) == BUDGET
+    assert len({run.data.tags["trial_key"] for run in trials}) == BUDGET
+    versions = client.search_model_versions(f"name = '{tracking.name}'")
+    mine = [v for v in versions if v.run_id == search.info.run_id]
+    assert len(mine) == 1 and len(versions) == 2
+    (version,) = mine
+    events = [r for r in list_audit(client, tracking) if r.event_id == f"gate-{search.info.run_id}"]
+    assert len(events) == 1 and events[0].version == version.version
+    info = champion(client, tracking)
+    assert info is not None
+    if events[0].event == "promote":
+        assert info.version == version.version and info.previous_version == "1"
+    else:
+        assert info.version == "1"
+    model = client.get_registered_model(tracking.name)
+    assert "driftune.promotion_pending" not in model.tags
