@@ -102,6 +102,8 @@ def load(spec: DatasetSpec, *, require_label: bool = True) -> pd.DataFrame:
 def _read_valid(source: Path, spec: DatasetSpec, require_label: bool) -> pd.DataFrame:
     frame = read_table(source)
     validate_frame(frame, spec, source, require_label=require_label)
+    if spec.time is not None:  # parsed per file, so a bad date names the file it is in
+        frame[spec.time] = parse_time(frame[spec.time], source=source, column=spec.time)
     return frame
 
 
@@ -114,11 +116,16 @@ def _time_ordered(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
 
 def parse_time(values: pd.Series, *, source: str | Path, column: str) -> pd.Series:
     """Dates as datetime64; a TimeParseError quoting the first value that is not a date."""
-    parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+    else:
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
     bad = values[parsed.isna() & values.notna()]
     if len(bad):
+        row = values.index.get_loc(bad.index[0])
+        where = f" in data row {row + 1}" if isinstance(row, int) else ""
         raise TimeParseError(
-            f"cannot parse {len(bad)} value(s) as dates, e.g. {bad.iloc[0]!r}",
+            f"cannot parse {len(bad)} value(s) as dates, e.g. {bad.iloc[0]!r}{where}",
             path=source,
             column=column,
         )

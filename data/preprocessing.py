@@ -111,10 +111,14 @@ def require_rows(split: Split, spec: DatasetSpec, *, min_rows: int, check_holdou
         counts = ", ".join(f"{size} {name}" for name, size in sizes.items())
         raise TooFewRowsError(
             f"the training window splits into {counts} labelled rows, too few in "
-            f"{' and '.join(short)} (window.min_rows = {min_rows} a split): add data, raise "
+            f"{_listing(short)} (window.min_rows is {min_rows}): add data, raise "
             "window.periods, or change window.validation / window.holdout / window.min_rows",
             path=spec.path,
         )
+
+
+def _listing(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 @dataclass(frozen=True)

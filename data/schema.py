@@ -170,7 +170,7 @@ def check_numeric(series: pd.Series, *, source: str | Path, column: str) -> None
     coerced = pd.to_numeric(series, errors="coerce")
     bad = series[coerced.isna() & series.notna()]
     raise DtypeError(
-        f"expected a numeric column but it arrived as {series.dtype} text{_example(series, bad)}",
+        f"expected a numeric column but it holds text{_example(series, bad)}",
         path=source,
         column=column,
     )

@@ -236,10 +236,13 @@ def _read_yaml(path: Path) -> Any:
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's several-line message as one: the problem, where, and what it was inside."""
     mark = getattr(error, "problem_mark", None)
     problem = getattr(error, "problem", None) or str(error)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    return " ".join(f"{problem}{where}".split())
+    context, start = getattr(error, "context", None), getattr(error, "context_mark", None)
+    inside = f" ({context} at line {start.line + 1})" if context and start is not None else ""
+    return " ".join(f"{problem}{where}{inside}".split())
 
 
 def _kind(value: Any) -> str:

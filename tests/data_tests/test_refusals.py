@@ -164,7 +164,7 @@ def test_columns_that_no_feature_reads_may_change_kind(tmp_path: Path) -> None:
         (24, 0.4, 0.4, "train"),  # 4 train, 10 validation, 10 holdout
         (40, 0.2, 0.4, "validation"),  # 16 / 8 / 16
         (40, 0.4, 0.2, "holdout"),  # 16 / 16 / 8
-        (5, 0.2, 0.2, "train and validation and holdout"),  # the 5-row window
+        (5, 0.2, 0.2, "train, validation and holdout"),  # the 5-row window
     ],
 )
 def test_a_split_with_too_few_rows_names_the_keys_and_file(
@@ -176,7 +176,7 @@ def test_a_split_with_too_few_rows_names_the_keys_and_file(
         time_split(load(spec), spec, validation=validation, holdout=holdout, min_rows=10)
     message = str(caught.value)
     assert message.startswith(f"file {path}: ")
-    assert f"too few in {short} (window.min_rows = 10" in message
+    assert f"too few in {short} (window.min_rows is 10)" in message
     for key in ("window.validation", "window.holdout", "window.min_rows"):
         assert key in message
 
