@@ -52,16 +52,19 @@ def check_tracking_uri(uri: str) -> str:
 
 
 def check_cron(expression: str) -> str:
-    """A cron string Prefect's own validator (and so `driftune serve`) accepts."""
-    from prefect._internal.schemas.validators import validate_cron_string
+    """A cron string Prefect's own schedule (and so `driftune serve`) accepts."""
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
 
     try:
-        return validate_cron_string(expression)
-    except (ValueError, TypeError, KeyError, IndexError) as error:
+        CronSchedule(cron=expression)
+    except ValidationError as error:
+        reason = error.errors()[0]["msg"].removeprefix("Value error, ")
         raise ValueError(
-            f"{expression!r} is not a cron expression (five fields: minute hour day month "
-            f"weekday, e.g. '0 3 * * 0'): {error}"
+            f"{expression!r} is not a cron expression Prefect accepts (minute hour day month "
+            f"weekday, e.g. '0 3 * * 0'): {reason}"
         ) from None
+    return expression
 
 
 def check_timezone(name: str) -> str:
