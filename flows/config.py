@@ -115,6 +115,13 @@ class SearchConfig(_Section):
             config_checks.check_space_settings(space, info.data.get("fixed", {}))
         return value
 
+    @model_validator(mode="after")
+    def _searched_or_fixed(self) -> SearchConfig:
+        # Only a fixed mapping the config writes can clash: the default one yields to the space.
+        if self.space is not None and "fixed" in self.model_fields_set:
+            config_checks.check_no_overlap(self.space, self.fixed)
+        return self
+
     def search_space(self) -> SearchSpace:
         return SearchSpace.default() if self.space is None else SearchSpace.from_dict(self.space)
 

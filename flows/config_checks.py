@@ -124,11 +124,6 @@ def check_space_settings(space: Mapping[str, Any], fixed: Mapping[str, Any]) -> 
             f"{', '.join(unknown)}: not estimator settings; searchable: {', '.join(searchable)}"
         )
     _refuse_per_trial(space)
-    both = sorted(set(space) & set(fixed))
-    if both:
-        raise ValueError(
-            f"{', '.join(both)}: set in both search.space and search.fixed; keep each in one"
-        )
     for name, distribution in space.items():
         for value in distribution.edges():
             problem = _setting_problem(name, value, defaults[name])
@@ -139,6 +134,15 @@ def check_space_settings(space: Mapping[str, Any], fixed: Mapping[str, Any]) -> 
                     problem = str(error)
             if problem is not None:
                 raise ValueError(f"{name}: {value!r} is not a valid setting: {problem}")
+
+
+def check_no_overlap(space: Mapping[str, Any], fixed: Mapping[str, Any]) -> None:
+    """A setting is either searched or fixed: in both, which one a trial used is a guess."""
+    both = sorted(set(space) & set(fixed))
+    if both:
+        raise ValueError(
+            f"{', '.join(both)}: set in both search.space and search.fixed; keep each in one"
+        )
 
 
 def _setting_problem(name: str, value: Any, default: Any) -> str | None:

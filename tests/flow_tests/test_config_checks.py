@@ -73,6 +73,13 @@ def test_the_readme_space_loads_with_fixed_settings_beside_it() -> None:
     assert list(config.search.search_space()) == list(space)
 
 
+def test_a_searched_setting_the_default_fixed_also_sets_is_searched() -> None:
+    # The default search.fixed sets patience; a space that searches it wins without a clash.
+    space = {"patience": {"type": "IntUniform", "low": 2, "high": 9}}
+    config = parse_config({**MINIMAL, "search": {"space": space}})
+    assert "patience" in config.search.search_space()
+
+
 @pytest.mark.parametrize(
     ("space", "problem"),
     [
@@ -88,7 +95,7 @@ def test_the_readme_space_loads_with_fixed_settings_beside_it() -> None:
 )
 def test_a_space_the_estimator_refuses_fails_at_load(space: dict, problem: str) -> None:
     search = {"space": space, "fixed": {"max_epochs": 5}}
-    with pytest.raises(ConfigError, match=r"search\.space: ") as caught:
+    with pytest.raises(ConfigError, match=r"search(\.space)?: ") as caught:
         parse_config({**MINIMAL, "search": search})
     assert problem in str(caught.value)
 
