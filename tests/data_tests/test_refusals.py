@@ -117,6 +117,14 @@ def test_one_text_value_in_a_column_of_numbers_is_refused(tmp_path: Path) -> Non
         load(_spec(path))
 
 
+def test_a_long_column_is_probed_but_still_read_whole(tmp_path: Path) -> None:
+    # 5,000 rows: past the evenly spaced probe of 1,000, to the whole column, to the one typo.
+    table = _table(5000).astype({"wind": object})
+    table.loc[4321, "wind"] = "7..2"
+    with pytest.raises(DtypeError, match=r"'7\.\.2' in data row 4322"):
+        load(_spec(_csv(tmp_path, table)))
+
+
 def test_a_text_column_with_some_numbers_stays_a_category(tmp_path: Path) -> None:
     table = _table()
     table["grade"] = ["1", "2", "3", "other"] * 10  # a quarter text: a real category
