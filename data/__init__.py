@@ -11,18 +11,21 @@ from data.errors import (
     DataError,
     DriftuneError,
     DtypeError,
+    DuplicateColumnError,
     EmptyDataError,
     MissingColumnError,
     MissingFileError,
+    NonFiniteError,
     TimeParseError,
     TooFewClassesError,
+    TooFewRowsError,
 )
 from data.lineage import frame_sha256
 from data.loading import Batch, batches, load, read_table
 from data.preprocessing import Split, features_and_labels, make_preprocessor, time_split
 from data.profile import ReferenceProfile
 from data.samples import SAMPLES_DIR, sample_path
-from data.schema import DatasetSpec, FeatureSet, resolve_features
+from data.schema import DatasetSpec, FeatureSet, check_scoring_frame, resolve_features
 
 __all__ = [
     "SAMPLES_DIR",
@@ -34,17 +37,21 @@ __all__ = [
     "DriftReport",
     "DriftuneError",
     "DtypeError",
+    "DuplicateColumnError",
     "EmptyDataError",
     "FeatureDrift",
     "FeatureSet",
     "MissingColumnError",
     "MissingFileError",
+    "NonFiniteError",
     "PerformanceDrift",
     "ReferenceProfile",
     "Split",
     "TimeParseError",
     "TooFewClassesError",
+    "TooFewRowsError",
     "batches",
+    "check_scoring_frame",
     "detect_drift",
     "features_and_labels",
     "frame_sha256",

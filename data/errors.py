@@ -62,5 +62,17 @@ class DtypeError(DataError):
     """A column arrived with the wrong type (a numeric column as text)."""
 
 
+class NonFiniteError(DataError):
+    """A numeric feature holds inf or -inf, which no scaler or network can use."""
+
+
+class DuplicateColumnError(DataError):
+    """Two columns of one file share a name (pandas would silently rename the second)."""
+
+
+class TooFewRowsError(EmptyDataError):
+    """A split of the training window (train, validation or holdout) is too small to trust."""
+
+
 class ConfigError(DriftuneError):
     """A configuration value that driftune cannot use; names the key."""

@@ -11,8 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
-from data.errors import DataError, DtypeError, EmptyDataError, MissingFileError, TimeParseError
+from data.errors import (
+    DataError,
+    DtypeError,
+    DuplicateColumnError,
+    EmptyDataError,
+    MissingFileError,
+    TimeParseError,
+)
 from data.schema import DatasetSpec, validate_frame
 
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -27,7 +35,11 @@ class Batch:
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read one CSV or Parquet file; a DataError when it is missing, unknown or unreadable."""
+    """Read one CSV or Parquet file; a DataError when it is missing, unknown or unreadable.
+
+    A header that names one column twice is refused here, the one place that sees it: pandas
+    reads a CSV's second ``wind`` as ``wind.1``, which would then train as a feature of its own.
+    """
     path = Path(path)
     if not path.is_file():
         raise MissingFileError("no such file", path=path)
@@ -35,9 +47,37 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if kind is None:
         raise DataError(f"unsupported file type {path.suffix!r} (use .csv or .parquet)", path=path)
     try:
+        if path.stat().st_size == 0:
+            raise EmptyDataError("the file is empty", path=path)
+        _refuse_duplicate_names(_header(path, kind), path)
         return pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
+    except UnicodeDecodeError as error:
+        byte = error.object[error.start : error.start + 1].hex()
+        raise DataError(f"not UTF-8 text (byte 0x{byte}): save it as UTF-8", path=path) from error
     except (OSError, ValueError, pd.errors.ParserError) as error:
-        raise DataError(f"cannot read the file: {error}", path=path) from error
+        problem = " ".join(str(error).split())  # one line, whatever the reader's message was
+        raise DataError(f"cannot read the file: {problem}", path=path) from error
+
+
+def _header(path: Path, kind: str) -> list[str]:
+    """The column names as the file spells them, before pandas makes them unique."""
+    if kind == "parquet":
+        return [str(name) for name in pq.read_schema(path).names]
+    first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+    return [str(name) for name in first.iloc[0].tolist()] if len(first) else []
+
+
+def _refuse_duplicate_names(header: list[str], path: Path) -> None:
+    named = [name for name in header if name]  # unnamed columns get distinct names anyway
+    repeated = [name for name in dict.fromkeys(named) if named.count(name) > 1]
+    if repeated:
+        others = f" (and {len(repeated) - 1} more repeated name(s))" if len(repeated) > 1 else ""
+        raise DuplicateColumnError(
+            f"the header names this column {named.count(repeated[0])} times{others}: "
+            "rename or drop the copies",
+            path=path,
+            column=repeated[0],
+        )
 
 
 def list_sources(path: Path) -> list[Path]:
@@ -62,6 +102,8 @@ def load(spec: DatasetSpec, *, require_label: bool = True) -> pd.DataFrame:
 def _read_valid(source: Path, spec: DatasetSpec, require_label: bool) -> pd.DataFrame:
     frame = read_table(source)
     validate_frame(frame, spec, source, require_label=require_label)
+    if spec.time is not None:  # parsed per file, so a bad date names the file it is in
+        frame[spec.time] = parse_time(frame[spec.time], source=source, column=spec.time)
     return frame
 
 
@@ -74,11 +116,16 @@ def _time_ordered(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
 
 def parse_time(values: pd.Series, *, source: str | Path, column: str) -> pd.Series:
     """Dates as datetime64; a TimeParseError quoting the first value that is not a date."""
-    parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+    else:
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
     bad = values[parsed.isna() & values.notna()]
     if len(bad):
+        row = values.index.get_loc(bad.index[0])
+        where = f" in data row {row + 1}" if isinstance(row, int) else ""
         raise TimeParseError(
-            f"cannot parse {len(bad)} value(s) as dates, e.g. {bad.iloc[0]!r}",
+            f"cannot parse {len(bad)} value(s) as dates, e.g. {bad.iloc[0]!r}{where}",
             path=source,
             column=column,
         )
@@ -95,7 +142,7 @@ def batches(spec: DatasetSpec, every: str | int | None = None) -> Iterator[Batch
     if rule == "file":
         sources = list_sources(spec.path)
         frames = [_read_valid(source, spec, True) for source in sources]
-        _check_kinds(frames, sources)
+        _check_kinds(frames, sources, spec)
         for source, frame in zip(sources, frames, strict=True):
             yield Batch(id=source.name, frame=_time_ordered(frame, spec))
         return
@@ -134,25 +181,49 @@ def _batches_by_period(frame: pd.DataFrame, spec: DatasetSpec, rule: str) -> Ite
 
 
 def _concat(frames: list[pd.DataFrame], sources: list[Path], spec: DatasetSpec) -> pd.DataFrame:
-    _check_kinds(frames, sources)
+    _check_kinds(frames, sources, spec)
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
-def _check_kinds(frames: list[pd.DataFrame], sources: list[Path]) -> None:
-    """A column numeric in the first file must stay numeric: text there means bad input."""
-    first = frames[0]
-    for frame, source in zip(frames[1:], sources[1:], strict=True):
-        for column in first.columns.intersection(frame.columns):
-            was_numeric = pd.api.types.is_numeric_dtype(first[column])
-            if was_numeric and not pd.api.types.is_numeric_dtype(frame[column]):
+def _check_kinds(frames: list[pd.DataFrame], sources: list[Path], spec: DatasetSpec) -> None:
+    """A column with numbers in one file and text in another means bad input, in either order.
+
+    Joined, the two would read as text and train as a category. A column declared categorical,
+    or left out of declared features, may hold anything; an empty one says nothing of its kind.
+    """
+    numeric_in: dict[str, Path] = {}
+    for frame, source in zip(frames, sources, strict=True):
+        for column in frame.columns:
+            if _holds_numbers(frame[column]):
+                numeric_in.setdefault(str(column), source)
+    skipped = set(spec.categorical or ()) | {spec.time}
+    used = None if spec.features is None else {*spec.features, spec.label}
+    for frame, source in zip(frames, sources, strict=True):
+        for column in frame.columns:
+            first = numeric_in.get(str(column))
+            series = frame[column]
+            if first is None or column in skipped or series.isna().all():
+                continue
+            if used is not None and column not in used:
+                continue  # a column the model never reads may hold anything
+            if not _holds_numbers(series):
                 raise DtypeError(
-                    f"numeric in {sources[0].name} but arrived as {frame[column].dtype} here"
-                    + _example_text(frame[column]),
+                    f"numeric in {first.name} but text here{_example_text(series)}: fix the "
+                    "values, or declare the column in dataset.categorical if it is a category",
                     path=source,
                     column=str(column),
                 )
 
 
+def _holds_numbers(series: pd.Series) -> bool:
+    return (
+        pd.api.types.is_numeric_dtype(series)
+        and not pd.api.types.is_bool_dtype(series)
+        and bool(series.notna().any())
+    )
+
+
 def _example_text(series: pd.Series) -> str:
-    bad = series[pd.to_numeric(series, errors="coerce").isna() & series.notna()]
-    return f" (e.g. {bad.iloc[0]!r})" if len(bad) else ""
+    present = series.reset_index(drop=True)
+    bad = present[pd.to_numeric(present, errors="coerce").isna() & present.notna()]
+    return f" (e.g. {bad.iloc[0]!r} in data row {bad.index[0] + 1})" if len(bad) else ""

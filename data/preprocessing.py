@@ -11,7 +11,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from data.errors import DataError, EmptyDataError, TooFewClassesError
+from data.errors import DataError, TooFewClassesError, TooFewRowsError
 from data.schema import DatasetSpec, FeatureSet
 
 
@@ -53,26 +53,72 @@ class Split:
     holdout: pd.DataFrame
 
 
+# The fewest labelled rows a split may have unless ``window.min_rows`` says otherwise. It is a
+# floor against degenerate splits, not a quality bar: a 1-row holdout would let the gate promote
+# on one coin flip, while every shipped config and test project has 60 or more rows a split.
+DEFAULT_MIN_ROWS = 10
+
+
 def time_split(
-    frame: pd.DataFrame, spec: DatasetSpec, *, validation: float = 0.15, holdout: float = 0.15
+    frame: pd.DataFrame,
+    spec: DatasetSpec,
+    *,
+    validation: float = 0.15,
+    holdout: float = 0.15,
+    min_rows: int = DEFAULT_MIN_ROWS,
 ) -> Split:
-    """Split a time-ordered frame; the holdout is the newest ``holdout`` fraction of rows."""
+    """Split a time-ordered frame; the holdout is the newest ``holdout`` fraction of rows.
+
+    Each split needs ``min_rows`` labelled rows (the holdout only when ``holdout`` > 0); errors
+    name the config keys that set the fractions and the minimum, and the dataset's path.
+    """
     if not (0 < validation < 1 and 0 <= holdout < 1 and validation + holdout < 1):
-        raise DataError(f"bad split fractions: validation={validation}, holdout={holdout}")
+        raise DataError(
+            f"window.validation ({validation}) and window.holdout ({holdout}) must each lie "
+            "in (0, 1) and leave rows to train on (sum below 1)",
+            path=spec.path,
+        )
     ordered = frame.sort_values(spec.time, kind="stable") if spec.time else frame
     n = len(ordered)
     n_holdout = round(n * holdout)
     n_validation = max(round(n * validation), 1)
-    n_train = n - n_holdout - n_validation
-    if n_train < 2:
-        raise EmptyDataError(f"{n} rows are too few to split into train, validation and holdout")
+    n_train = max(n - n_holdout - n_validation, 0)
     split = Split(
         train=ordered.iloc[:n_train],
         validation=ordered.iloc[n_train : n_train + n_validation],
         holdout=ordered.iloc[n_train + n_validation :],
     )
+    require_rows(split, spec, min_rows=min_rows, check_holdout=holdout > 0)
     require_classes(split.train, spec)
     return split
+
+
+def require_rows(split: Split, spec: DatasetSpec, *, min_rows: int, check_holdout: bool) -> None:
+    """Every split has at least ``min_rows`` labelled rows, else one line saying what to change."""
+    sizes = {
+        name: int(part[spec.label].notna().sum())
+        for name, part in (
+            ("train", split.train),
+            ("validation", split.validation),
+            ("holdout", split.holdout),
+        )
+    }
+    if min_rows < 2:
+        raise DataError(f"window.min_rows must be at least 2, got {min_rows}", path=spec.path)
+    checked = sizes if check_holdout else {k: v for k, v in sizes.items() if k != "holdout"}
+    short = [name for name, size in checked.items() if size < min_rows]
+    if short:
+        counts = ", ".join(f"{size} {name}" for name, size in sizes.items())
+        raise TooFewRowsError(
+            f"the training window splits into {counts} labelled rows, too few in "
+            f"{_listing(short)} (window.min_rows is {min_rows}): add data, raise "
+            "window.periods, or change window.validation / window.holdout / window.min_rows",
+            path=spec.path,
+        )
+
+
+def _listing(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,13 @@ import pandas as pd
 
 from data.lineage import frame_sha256
 from data.loading import Batch, batches, recent_window
-from data.preprocessing import EncodedSplit, Split, encode_split, time_split
+from data.preprocessing import (
+    DEFAULT_MIN_ROWS,
+    EncodedSplit,
+    Split,
+    encode_split,
+    time_split,
+)
 from data.schema import DatasetSpec, FeatureSet, resolve_features
 
 
@@ -44,11 +50,19 @@ class TrainingData:
 
 
 def prepare_training_data(
-    spec: DatasetSpec, *, periods: int, validation: float, holdout: float
+    spec: DatasetSpec,
+    *,
+    periods: int,
+    validation: float,
+    holdout: float,
+    min_rows: int = DEFAULT_MIN_ROWS,
 ) -> TrainingData:
-    """Load the newest ``periods`` batches, split them by time and encode the features."""
+    """Load the newest ``periods`` batches, split them by time and encode the features.
+
+    Every split needs ``min_rows`` labelled rows (``window.min_rows``), checked before training.
+    """
     window, batch_ids = recent_window(spec, periods)
-    split = time_split(window, spec, validation=validation, holdout=holdout)
+    split = time_split(window, spec, validation=validation, holdout=holdout, min_rows=min_rows)
     features = resolve_features(spec, window)
     return TrainingData(
         spec=spec,

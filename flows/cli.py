@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from data.errors import DriftuneError
 
@@ -76,7 +77,8 @@ def _run(action: Callable[[], Any]) -> Any:
     try:
         return action()
     except DriftuneError as error:
-        console.print(f"[bold red]error:[/] {error}", soft_wrap=True)
+        # escape: a message quoting a column like "speed [m/s]" must not read as markup.
+        console.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
         sys.exit(1)
 
 

@@ -11,11 +11,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from data.errors import ConfigError
+from data.preprocessing import DEFAULT_MIN_ROWS
 from data.schema import DatasetSpec
-from models.estimator import BNSoftmaxClassifier
+from flows import config_checks
 from models.search import SearchSpace
 
 
@@ -31,6 +40,20 @@ class DatasetConfig(_Section):
     numeric: list[str] | None = None
     categorical: list[str] | None = None
     every: str | int = Field("MS", description='batch rule: "YS", "MS", "W", "file" or a row count')
+
+    _every_is_a_rule = field_validator("every")(config_checks.check_every)
+
+    @model_validator(mode="after")
+    def _columns_have_one_role(self) -> DatasetConfig:
+        for key in ("features", "numeric", "categorical"):
+            listed = getattr(self, key) or []
+            for role, column in (("label", self.label), ("time", self.time)):
+                if column is not None and column in listed:
+                    raise ValueError(f"dataset.{key} lists the {role} column {column!r}")
+        both = sorted(set(self.numeric or ()) & set(self.categorical or ()))
+        if both:
+            raise ValueError(f"dataset.numeric and dataset.categorical both list {both}")
+        return self
 
     def spec(self, name: str) -> DatasetSpec:
         return DatasetSpec(
@@ -49,6 +72,9 @@ class WindowConfig(_Section):
     periods: int = Field(2, ge=1, description="train on the newest N batches")
     validation: float = Field(0.2, gt=0, lt=1)
     holdout: float = Field(0.2, gt=0, lt=1)
+    min_rows: int = Field(
+        DEFAULT_MIN_ROWS, ge=2, description="fewest labelled rows in train, validation, holdout"
+    )
     candidates: list[int | Literal["all"]] = Field(
         default_factory=list,
         description="window lengths in periods to choose among (e.g. [1, 2, 4, all]): each "
@@ -72,6 +98,11 @@ class PandaConfig(_Section):
 
 class SearchConfig(_Section):
     strategy: Literal["caviar", "panda"] = "caviar"
+    # fixed comes before space: the space's values are checked with the fixed settings beside.
+    fixed: dict[str, Any] = Field(
+        default_factory=lambda: {"max_epochs": 40, "patience": 8},
+        description="BNSoftmaxClassifier parameters every trial shares",
+    )
     space: dict[str, dict[str, Any]] | None = Field(None, description="None: the default space")
     rounds: int = Field(3, ge=1)
     trials_per_round: int = Field(6, ge=1)
@@ -79,28 +110,30 @@ class SearchConfig(_Section):
     seed: int = 0
     max_consecutive_failures: int = Field(5, ge=1)
     warm_start_k: int = Field(2, ge=0, description="previous search's top k re-trained first")
-    fixed: dict[str, Any] = Field(
-        default_factory=lambda: {"max_epochs": 40, "patience": 8},
-        description="BNSoftmaxClassifier parameters every trial shares",
-    )
     panda: PandaConfig = PandaConfig()
-
-    @field_validator("space")
-    @classmethod
-    def _space_parses(cls, value: dict[str, dict[str, Any]] | None) -> Any:
-        if value is not None:
-            SearchSpace.from_dict(value)  # raises with the parameter's name
-        return value
 
     @field_validator("fixed")
     @classmethod
     def _fixed_are_estimator_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
-        known = BNSoftmaxClassifier().get_params()
-        unknown = sorted(set(value) - set(known))
-        if unknown:
-            raise ValueError(f"unknown estimator settings {unknown}; known: {sorted(known)}")
-        BNSoftmaxClassifier(**value).check_settings()  # a bad value fails here, not per trial
+        config_checks.check_fixed_settings(value)
         return value
+
+    @field_validator("space")
+    @classmethod
+    def _space_is_estimator_settings(
+        cls, value: dict[str, dict[str, Any]] | None, info: ValidationInfo
+    ) -> Any:
+        if value is not None:
+            space = SearchSpace.from_dict(value)  # raises with the parameter's name
+            config_checks.check_space_settings(space, info.data.get("fixed", {}))
+        return value
+
+    @model_validator(mode="after")
+    def _searched_or_fixed(self) -> SearchConfig:
+        # Only a fixed mapping the config writes can clash: the default one yields to the space.
+        if self.space is not None and "fixed" in self.model_fields_set:
+            config_checks.check_no_overlap(self.space, self.fixed)
+        return self
 
     def search_space(self) -> SearchSpace:
         return SearchSpace.default() if self.space is None else SearchSpace.from_dict(self.space)
@@ -136,6 +169,11 @@ class TrackingSettings(_Section):
     uri: str | None = Field(None, description="None: sqlite store under <project>/.driftune")
     artifacts: str | None = Field(None, description="artifact root for new experiments")
 
+    @field_validator("uri")
+    @classmethod
+    def _uri_opens_a_store(cls, value: str | None) -> str | None:
+        return None if value is None else config_checks.check_tracking_uri(value)
+
 
 class RunnerConfig(_Section):
     kind: Literal["threads", "dask"] = "threads"
@@ -154,6 +192,16 @@ class ScheduleConfig(_Section):
     drift_check: str = Field("0 * * * *", description="cron for drift-check")
     retune: str = Field("0 3 * * 0", description="cron for retune-scheduled")
     timezone: str = "UTC"
+
+    @field_validator("drift_check", "retune")
+    @classmethod
+    def _cron_prefect_accepts(cls, value: str) -> str:
+        # The defaults are known good: a config that keeps them skips importing Prefect.
+        if value in ("0 * * * *", "0 3 * * 0"):
+            return value
+        return config_checks.check_cron(value)
+
+    _timezone_is_iana = field_validator("timezone")(config_checks.check_timezone)
 
 
 class ProjectConfig(_Section):
@@ -192,13 +240,42 @@ def load_config(path: str | Path) -> ProjectConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file (create one with `driftune init`)")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    raw = _read_yaml(path)
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys")
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, not {_kind(raw)}")
     return parse_config(raw, source=str(path)).resolved(path.parent)
+
+
+def _read_yaml(path: Path) -> Any:
+    """The file's YAML, or a one-line ConfigError saying where it is not UTF-8 or not YAML."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the file: {error.strerror or error}") from error
+    except UnicodeDecodeError as error:
+        line = error.object[: error.start].count(b"\n") + 1
+        byte = error.object[error.start : error.start + 1].hex()
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{byte} on line {line}): save it as UTF-8"
+        ) from error
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(error)}") from error
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's several-line message as one: the problem, where, and what it was inside."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    context, start = getattr(error, "context", None), getattr(error, "context_mark", None)
+    inside = f" ({context} at line {start.line + 1})" if context and start is not None else ""
+    return " ".join(f"{problem}{where}{inside}".split())
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "text"}.get(type(value), type(value).__name__)
 
 
 def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> ProjectConfig:
@@ -206,7 +283,8 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> ProjectCon
         return ProjectConfig.model_validate(raw)
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in item['loc']) or '(top level)'}: {item['msg']}"
+            f"{'.'.join(str(p) for p in item['loc']) or '(top level)'}: "
+            + " ".join(item["msg"].removeprefix("Value error, ").split())
             for item in error.errors()
         )
         raise ConfigError(f"{source}: {problems}") from error

@@ -19,6 +19,7 @@ from models.errors import SearchError
 from models.estimator import BNSoftmaxClassifier
 from models.selection import TrialResult
 from models.strategies import warm_start
+from models.warm import fit_to_space
 
 
 class RetuneRequest(BaseModel):
@@ -42,6 +43,7 @@ def retune(request: RetuneRequest) -> dict[str, Any]:
             periods=choice.periods if choice else config.window.periods,
             validation=config.window.validation,
             holdout=config.window.holdout,
+            min_rows=config.window.min_rows,
         )
         if choice is not None:
             get_run_logger().info("window length: %s", choice.describe())
@@ -95,6 +97,10 @@ def _open_search(
     initial = warm_start(previous_trials, champion_config, config.search.warm_start_k)[
         : config.search.trials_per_round
     ]
+    # Configurations from an earlier, other space are brought into this one, and the log says how.
+    initial, notes = fit_to_space(initial, config.search.search_space())
+    for note in notes:
+        get_run_logger().info("warm start: %s", note)
     handle = tasks.open_search(
         client,
         tracking,

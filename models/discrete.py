@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from models.distributions import Distribution, Value, integer_value, is_integer, zoom_window
+from models.distributions import (
+    Distribution,
+    Value,
+    integer_value,
+    is_integer,
+    is_real,
+    zoom_window,
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,15 @@ class IntUniform(Distribution):
     def contains(self, value: Any) -> bool:
         return is_integer(value) and self.low <= value <= self.high
 
+    def edges(self) -> tuple[int, int]:
+        return self.low, self.high
+
+    def nearest(self, value: Any) -> int | None:
+        if not is_real(value):
+            return None
+        clipped = min(max(float(value), self.low), self.high)
+        return min(max(math.floor(clipped + 0.5), self.low), self.high)
+
     def narrow(self, values: Sequence[Any], margin: float, min_width: float) -> IntUniform:
         kept = [min(max(int(v), self.low), self.high) for v in values]
         lo, hi = zoom_window([self._forward(v) for v in kept], self._t_bounds(), margin, min_width)
@@ -95,6 +111,12 @@ class _Finite(Distribution):
     def contains(self, value: Any) -> bool:
         return self._index(value) is not None
 
+    def edges(self) -> tuple[Any, ...]:
+        return self.options
+
+    def nearest(self, value: Any) -> Any | None:
+        return value if self.contains(value) else None
+
     def _kept(self, values: Sequence[Any]) -> list[int]:
         """Indices of the values used and their neighbours; all of them when none was used."""
         used = {i for i in map(self._index, values) if i is not None}
@@ -122,6 +144,16 @@ class PowerOfTwo(_Finite):
     @property
     def options(self) -> tuple[int, ...]:
         return tuple(2**e for e in range(self.low.bit_length() - 1, self.high.bit_length()))
+
+    def nearest(self, value: Any) -> int | None:
+        """The power of two closest on the log scale, clipped to low..high."""
+        if not is_real(value):
+            return None
+        if value <= self.low:
+            return self.low
+        if value >= self.high:
+            return self.high
+        return min(self.options, key=lambda option: abs(math.log2(option) - math.log2(value)))
 
     def narrow(self, values: Sequence[Any], margin: float, min_width: float) -> PowerOfTwo:
         """The powers the best trials used, their neighbours, and every power between."""

@@ -33,6 +33,9 @@ class Distribution(ABC):
         kind = cls.__dict__.get("kind")
         if isinstance(kind, str):  # a concrete distribution: from_dict can rebuild it
             Distribution._kinds[kind] = cls
+            # The README writes the class name (``type: LogUniform``); both spellings read back
+            # as the same distribution, and ``to_dict`` writes the snake-case kind.
+            Distribution._kinds[cls.__name__] = cls
 
     @abstractmethod
     def from_unit(self, u: float) -> Any:
@@ -54,6 +57,16 @@ class Distribution(ABC):
         smallest width, both as fractions of this distribution's width on its own scale.
         """
 
+    @abstractmethod
+    def edges(self) -> tuple[Any, ...]:
+        """The values whose validity vouches for every value: the bounds, or every option."""
+
+    @abstractmethod
+    def nearest(self, value: Any) -> Any | None:
+        """The value this distribution can produce that is closest to ``value`` on its own
+        scale (a number clipped into the bounds), or None when there is none (text for a
+        number, a choice not offered)."""
+
     def sample(self, rng: np.random.Generator, n: int) -> list[Any]:
         """``n`` independent values as plain Python types."""
         return [self.from_unit(float(u)) for u in rng.random(n)]
@@ -68,16 +81,20 @@ class Distribution(ABC):
         kind = fields.pop("type", None)
         cls = Distribution._kinds.get(str(kind))
         if cls is None:
-            raise ValueError(
-                f"unknown distribution type {kind!r}; known: {sorted(Distribution._kinds)}"
-            )
-        if kind != "choice":
+            known = ", ".join(f"{c.__name__} ({c.kind})" for c in Distribution.kinds())
+            raise ValueError(f"unknown distribution type {kind!r}; known: {known}")
+        if cls.kind != "choice":
             # PyYAML reads 1e-4 (no dot) as text: accept it, since people write bounds that way.
             fields = {k: _number(v, k) for k, v in fields.items()}
         try:
             return cls(**fields)
         except TypeError as error:
             raise ValueError(f"bad fields for a {kind} distribution: {error}") from error
+
+    @staticmethod
+    def kinds() -> list[type[Distribution]]:
+        """Every concrete distribution class, once each, in the order they were defined."""
+        return list(dict.fromkeys(Distribution._kinds.values()))
 
 
 def _number(value: Any, name: str) -> Any:
@@ -110,6 +127,15 @@ def zoom_window(
     if hi > high:
         lo, hi = max(low, lo - (hi - high)), high
     return lo, hi
+
+
+def is_real(value: Any) -> bool:
+    """A number that is neither a boolean nor NaN (inf counts: it clips to a bound)."""
+    return (
+        isinstance(value, int | float | np.integer | np.floating)
+        and not isinstance(value, bool | np.bool_)
+        and not math.isnan(value)
+    )
 
 
 def is_integer(value: Any) -> bool:
@@ -161,6 +187,14 @@ class _Continuous(Distribution):
 
     def contains(self, value: Any) -> bool:
         return isinstance(value, int | float) and self.low <= value <= self.high
+
+    def edges(self) -> tuple[float, float]:
+        return self.low, self.high
+
+    def nearest(self, value: Any) -> float | None:
+        if not is_real(value):
+            return None
+        return min(max(float(value), self.low), self.high)  # monotone scale: clip the value
 
     def narrow(self, values: Sequence[Any], margin: float, min_width: float) -> Distribution:
         kept = [min(max(float(v), self.low), self.high) for v in values]

@@ -189,7 +189,7 @@ def test_unparseable_time(tmp_path: Path) -> None:
 
 
 def test_fewer_than_two_classes(tmp_path: Path) -> None:
-    path = _write(tmp_path, _table().assign(label="a"))
+    path = _write(tmp_path, _table(80).assign(label="a"))
     spec = DatasetSpec(path=path, label="label", time="when")
     with pytest.raises(TooFewClassesError, match=r"column 'label'.*two classes.*\['a'\]"):
         time_split(load(spec), spec)

@@ -66,6 +66,56 @@ def test_dict_round_trip_through_json(dist: Distribution) -> None:
 
 
 @pytest.mark.parametrize("dist", EVERY_KIND, ids=repr)
+def test_the_class_name_and_the_kind_read_as_one_canonical_form(dist: Distribution) -> None:
+    # The README writes `type: LogUniform`; logged spaces say `log_uniform`. Both read the
+    # same, and writing back always gives the snake-case kind.
+    canonical = dist.to_dict()
+    by_class = {**canonical, "type": type(dist).__name__}
+    assert Distribution.from_dict(by_class) == dist == Distribution.from_dict(canonical)
+    assert Distribution.from_dict(by_class).to_dict() == canonical
+    assert canonical["type"] == type(dist).kind
+
+
+@pytest.mark.parametrize("dist", EVERY_KIND, ids=repr)
+def test_nearest_keeps_inside_values_and_moves_outside_ones_in(dist: Distribution) -> None:
+    for seed in SEEDS:
+        for value in dist.sample(np.random.default_rng(seed), 10):
+            assert dist.nearest(value) == value
+    outside = [-1e9, 1e9, math.inf, -math.inf, 0.0, 1e-12, 3.7, "text", None, math.nan, True]
+    for value in outside:
+        moved = dist.nearest(value)
+        assert moved is None or dist.contains(moved), (value, moved)
+
+
+@pytest.mark.parametrize("dist", EVERY_KIND, ids=repr)
+def test_edges_are_values_of_the_distribution(dist: Distribution) -> None:
+    assert dist.edges() and all(dist.contains(v) for v in dist.edges())
+
+
+@pytest.mark.parametrize(
+    ("dist", "value", "expected"),
+    [
+        (LogUniform(10, 1000), 0.02, 10.0),  # the warm start: 0.02 in a [10, 1000] space
+        (LogUniform(10, 1000), 5e4, 1000.0),
+        (LogOneMinus(0.8, 0.99), 0.999, 0.99),
+        (Uniform(-2.0, 3.0), 7, 3.0),
+        (IntUniform(1, 4), 9, 4),
+        (IntUniform(1, 4), 2.6, 3),
+        (PowerOfTwo(16, 512), 1024, 512),
+        (PowerOfTwo(16, 512), 4, 16),
+        (PowerOfTwo(16, 512), 90, 64),  # log2(90) = 6.49: nearer 64 than 128 on its own scale
+        (PowerOfTwo(16, 512), 91, 128),
+        (Choice(("relu", "tanh")), "elu", None),
+        (LogUniform(1e-4, 1e-1), "0.01", None),
+    ],
+)
+def test_nearest_clips_on_the_parameters_own_scale(
+    dist: Distribution, value: object, expected: object
+) -> None:
+    assert dist.nearest(value) == expected
+
+
+@pytest.mark.parametrize("dist", EVERY_KIND, ids=repr)
 def test_same_seed_same_samples(dist: Distribution) -> None:
     first = dist.sample(np.random.default_rng(7), 30)
     assert dist.sample(np.random.default_rng(7), 30) == first
@@ -142,7 +192,7 @@ def test_from_dict_reads_numbers_written_as_text_and_names_unknown_types() -> No
     assert Distribution.from_dict({"type": "power_of_two", "low": 16.0, "high": 64}) == (
         PowerOfTwo(16, 64)
     )
-    with pytest.raises(ValueError, match="unknown distribution type 'gaussian'"):
+    with pytest.raises(ValueError, match=r"unknown distribution type 'gaussian'.*LogUniform \("):
         Distribution.from_dict({"type": "gaussian", "low": 0, "high": 1})
     with pytest.raises(ValueError, match="bad fields"):
         Distribution.from_dict({"type": "uniform", "low": 0, "hi": 1})

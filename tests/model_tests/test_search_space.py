@@ -78,6 +78,30 @@ def test_hand_written_yaml_is_read_and_errors_name_the_parameter() -> None:
         SearchSpace({})
 
 
+def test_the_readme_space_syntax_reads_and_round_trips_to_the_kinds() -> None:
+    text = """
+learning_rate: {type: LogUniform, low: 1e-4, high: 1e-1}
+momentum: {type: LogOneMinus, low: 0.8, high: 0.999}
+n_layers: {type: IntUniform, low: 1, high: 4}
+batch_size: {type: PowerOfTwo, low: 16, high: 512}
+validation_fraction: {type: Uniform, low: 0.1, high: 0.3}
+activation: {type: Choice, values: [relu, tanh]}
+"""
+    space = SearchSpace.from_yaml(text)
+    assert space["learning_rate"] == LogUniform(1e-4, 1e-1)
+    assert space["activation"] == Choice(("relu", "tanh"))
+    kinds = [d["type"] for d in space.to_dict().values()]
+    assert kinds == [
+        "log_uniform",
+        "log_one_minus",
+        "int_uniform",
+        "power_of_two",
+        "uniform",
+        "choice",
+    ]
+    assert SearchSpace.from_yaml(space.to_yaml()) == space
+
+
 def test_zoom_contains_the_best_trial_and_stays_inside_its_parent() -> None:
     space = default_with_choice()
     for seed in range(50):
