@@ -76,10 +76,11 @@ class WindowConfig(_Section):
         DEFAULT_MIN_ROWS, ge=2, description="fewest labelled rows in train, validation, holdout"
     )
     candidates: list[int | Literal["all"]] = Field(
-        default_factory=list,
-        description="window lengths in periods to choose among (e.g. [1, 2, 4, all]): each "
-        "trained with the fixed configuration on the batches before the newest, the one that "
-        "predicts the newest batch best becomes the retune's window. Empty: always `periods`.",
+        default_factory=lambda: [1, 2, 4, "all"],
+        description="window lengths in periods to choose among: each trained with the fixed "
+        "configuration on the batches before the newest, the one that predicts the newest "
+        "batch best becomes the retune's window. Empty: always `periods`, which also serves "
+        "while there is no batch before the newest.",
     )
 
     @field_validator("candidates")

@@ -37,11 +37,12 @@ dataset:
   # every: "MS" monthly, "W" weekly, "file" one batch per file, or a row count
 
 window:
-  periods: 1                 # each retune trains on the newest N batches
+  candidates: [1, 2, 4, all] # each retune trains on the newest N batches, N the length that
+                             # best predicted the newest batch from the ones before it
+  periods: 1                 # N while there is no batch before the newest (or candidates: [])
   validation: 0.2            # then the next-newest rows validate the trials
   holdout: 0.25              # and the newest rows judge the promotion
-  candidates: []             # e.g. [1, 2, 4, all]: choose N afresh each retune, the length
-                             # that best predicted the newest batch from the ones before
+  min_rows: 10               # fewest labelled rows a split may have
 
 search:
   strategy: caviar           # caviar: many models in parallel; panda: babysit one model
