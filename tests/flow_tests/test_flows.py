@@ -144,13 +144,18 @@ def test_check_drift_starts_no_retune_without_drift_and_one_with_it(
 
 
 def test_accuracy_drop_alone_flags_drift_and_starts_a_retune(project: Path) -> None:
-    retune(RetuneRequest(config_path=str(project)))
+    first = retune(RetuneRequest(config_path=str(project)))
     land(project.parent, "b-2024-02", batch(np.random.default_rng(1), "2024-02-01", flip=True))
     flipped = check_drift(DriftCheckRequest(config_path=str(project)))
     report = flipped["report"]
     assert not report.drifted and report.drifted_features == ()
     assert report.performance is not None and report.performance.drifted
     assert report.performance.accuracy < 0.5 < report.performance.baseline_accuracy
+    # The reference is unbiased: the judged model's score on holdout rows no trial was chosen
+    # on (never the best trial's validation score, a maximum over trials), over those rows.
+    gate = json.loads(_store(project)[1].get_run(first["search_run_id"]).data.tags["driftune.gate"])
+    assert report.performance.baseline_accuracy == gate["challenger_score"]
+    assert report.performance.n_baseline == gate["n_rows"] == 60
     assert flipped["drifted"] and flipped["retune"] is not None
     tracking, client = _store(project)
     description = client.get_run(flipped["drift_run_id"]).data.tags["mlflow.note.content"]
