@@ -278,6 +278,9 @@ def main() -> None:
     parser.add_argument("--skip-controls", action="store_true")
     parser.add_argument("--controls-only", action="store_true")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
+    parser.add_argument(
+        "--controls-from", type=Path, help="take the controls from an earlier --controls-only run"
+    )
     args = parser.parse_args()
     variants = ["shipped"] if args.quick else list(VARIANTS)
     if args.controls_only:
@@ -294,7 +297,9 @@ def main() -> None:
                         baselines.append("random_search")
                     runs.append(replay(folder, dataset, variant, seed, baselines))
                     print(_line(runs[-1]), flush=True)
-        if not args.skip_controls:
+        if args.controls_from is not None:
+            controls = json.loads(args.controls_from.read_text())["controls"]
+        elif not args.skip_controls:
             for dataset in SEEDS:
                 for seed in CONTROL_SEEDS[:2] if args.quick else CONTROL_SEEDS:
                     controls.append(control(folder, dataset, seed))
