@@ -281,9 +281,12 @@ def main() -> None:
     parser.add_argument(
         "--controls-from", type=Path, help="take the controls from an earlier --controls-only run"
     )
+    parser.add_argument(
+        "--runs-from", type=Path, help="take the replays from an earlier --skip-controls run"
+    )
     args = parser.parse_args()
     variants = ["shipped"] if args.quick else list(VARIANTS)
-    if args.controls_only:
+    if args.controls_only or args.runs_from is not None:
         variants = []
     started = time.perf_counter()
     runs, controls = [], []
@@ -297,6 +300,8 @@ def main() -> None:
                         baselines.append("random_search")
                     runs.append(replay(folder, dataset, variant, seed, baselines))
                     print(_line(runs[-1]), flush=True)
+        if args.runs_from is not None:
+            runs = json.loads(args.runs_from.read_text())["runs"]
         if args.controls_from is not None:
             controls = json.loads(args.controls_from.read_text())["controls"]
         elif not args.skip_controls:
