@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from data.errors import ConfigError
 from data.schema import DatasetSpec
-from models.estimator import BNSoftmaxClassifier
 from models.search import SearchSpace
 
 
@@ -82,6 +81,9 @@ class SearchConfig(_Section):
     @field_validator("fixed")
     @classmethod
     def _fixed_are_estimator_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Imported here: the estimator brings torch (seconds), and most commands never train.
+        from models.estimator import BNSoftmaxClassifier
+
         known = BNSoftmaxClassifier().get_params()
         unknown = sorted(set(value) - set(known))
         if unknown:
