@@ -115,6 +115,7 @@ class PromotionConfig(_Section):
 class TrackingSettings(_Section):
     uri: str | None = Field(None, description="None: sqlite store under <project>/.driftune")
     artifacts: str | None = Field(None, description="artifact root for new experiments")
+    timeout_s: float = Field(60.0, gt=0, le=3600, description="how long a server outage is retried")
 
 
 class RunnerConfig(_Section):
