@@ -10,6 +10,7 @@ answer is one line naming it, with what that means for the champion, and exit 1.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -50,13 +51,18 @@ ALIASES_KEPT = "the aliases did not move (a half-made move is finished by the ne
 
 
 def _quiet_environment() -> None:
-    # Read by Prefect and MLflow at import: no telemetry, no artifact progress bars in our tables.
+    # Read by Prefect and MLflow at import: no telemetry, no artifact progress bars in our tables,
+    # and Prefect's client retries bounded (flows/outages.py) unless the user set them.
+    from flows.outages import prefect_client_bounds, prefect_timeout_s
+
     for key, value in {
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "MLFLOW_LOGGING_LEVEL": "WARNING",
+        "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # its "View run" links, per run
+        **prefect_client_bounds(prefect_timeout_s()),
     }.items():
         os.environ.setdefault(key, value)
 
@@ -83,11 +89,33 @@ def main(
 ) -> None:
     """driftune's commands; each takes --config (default ./driftune.yaml)."""
     _quiet_environment()
+    # MLflow's HTTP client logs each retry; an outage is told once, in one line, at the end.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
 def _fail(error: Exception) -> NoReturn:
     console.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True, highlight=False)
-    sys.exit(1)
+    _leave(1, prefect_gone=_is_prefect_outage(error))
+
+
+def _is_prefect_outage(error: Exception) -> bool:
+    from flows.outages import PrefectUnavailableError
+
+    return isinstance(error, PrefectUnavailableError)
+
+
+def _leave(code: int, *, prefect_gone: bool) -> NoReturn:
+    """Exit; at once when the Prefect API is gone and this process is the `driftune` program.
+
+    Prefect's background workers would spend minutes at exit retrying their sends (events,
+    logs) to the API that is gone; everything driftune writes is written by then. Called from
+    Python (tests, CliRunner), it exits normally.
+    """
+    if prefect_gone and Path(sys.argv[0]).name == "driftune":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _run(action: Callable[[], Any], *, consequence: str = NOTHING_CHANGED) -> Any:
@@ -120,8 +148,10 @@ def _load(path: Path, *, data: bool = False) -> ProjectConfig:
 
 
 def _note(outcome: FlowOutcome) -> None:
+    """The note of a flow that finished before the Prefect API failed; then exit at once."""
     if outcome.note:
         console.print(f"[yellow]note:[/] {escape(outcome.note)}", soft_wrap=True, highlight=False)
+        _leave(0, prefect_gone=True)
 
 
 @app.command()
@@ -150,7 +180,8 @@ def tune(config: ConfigOption = DEFAULT_CONFIG) -> None:
     request = RetuneRequest(config_path=str(config), trigger="manual")
     with trial_progress(console, "trials"):
         outcome = _run(lambda: call_flow(project, retune, request))
-    console.print(retune_table(outcome.value))
+    if outcome.value is not None:
+        console.print(retune_table(outcome.value))
     _note(outcome)
 
 
@@ -169,6 +200,9 @@ def check_drift_command(
     with trial_progress(console, "retune trials"):
         called = _run(lambda: call_flow(project, check_drift, request))
     outcome = called.value
+    if outcome is None:  # the Prefect API failed after the work: the note tells the outcome
+        _note(called)
+        return
     if outcome["status"] == "nothing new":
         console.print("nothing new: every batch is already checked")
         _note(called)

@@ -37,7 +37,7 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from data.errors import DriftuneError
 from flows import orphans
-from flows.outages import PrefectUnavailableError
+from flows.outages import PrefectUnavailableError, as_outage
 from flows.run_owner import Owner
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,12 @@ def retune_lock(project: str, *, wait_s: float = 0.0) -> Iterator[None]:
             f"the retune of {project!r} stopped: its lock's lease could not be renewed on the "
             "Prefect API, so another retune could have taken the slot"
         ) from error
-    finally:
+    except BaseException as error:
+        if as_outage(error, "") is None:
+            _release(project, lease_id)
+        # else the API is gone: releasing would wait out its retries, and the lease runs out
+        raise
+    else:
         _release(project, lease_id)
 
 

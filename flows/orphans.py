@@ -1,9 +1,9 @@
 """Flow runs left RUNNING by a process that was killed: found by their tags, marked CRASHED.
 
 A SIGKILLed `driftune tune` cannot tell Prefect that its flow run ended, so the run would show
-as running for good. Every flow run a driftune process starts carries the project's tag and its
-owner's tag (flows/run_owner.py); the next retune of the project, once it holds the lock, marks
-each RUNNING run whose owner is gone as CRASHED.
+as running for good. A retune that takes the lock tags its flow run (and the check-drift run that
+started it) with the project and its process (flows/run_owner.py); the next retune of the
+project, once it holds the lock, marks each RUNNING run whose process is gone as CRASHED.
 """
 
 from __future__ import annotations
@@ -28,15 +28,24 @@ LIVE_STATES = [StateType.RUNNING, StateType.PENDING]
 
 
 def tag_current_flow_run(project: str) -> None:
-    """Give the running flow run the project's and this process's tags (served runs lack them)."""
+    """Tag the running flow run, and the flow run that started it, as this process's.
+
+    Flow runs only, never through ``prefect.tags()``: tagged task runs would each ask the
+    API for tag concurrency slots, so every task would then need the server.
+    """
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         return
-    tags = set(context.flow_run.tags)
     wanted = set(run_tags(project))
-    if not wanted <= tags:
-        with get_client(sync_client=True) as client:
-            client.update_flow_run(context.flow_run.id, tags=sorted(tags | wanted))
+    with get_client(sync_client=True) as client:
+        runs = [context.flow_run]
+        if context.flow_run.parent_task_run_id is not None:  # a subflow: tag its parent too
+            parent = client.read_task_run(context.flow_run.parent_task_run_id)
+            if parent.flow_run_id is not None:
+                runs.append(client.read_flow_run(parent.flow_run_id))
+        for run in runs:
+            if not wanted <= set(run.tags):
+                client.update_flow_run(run.id, tags=sorted(set(run.tags) | wanted))
 
 
 def crash_orphans(project: str) -> list[FlowRun]:

@@ -4,6 +4,7 @@ The user's API when one is configured (PREFECT_API_URL, a Prefect profile, or a 
 checked once before anything runs, so a dead one is one line, not a flow that fails half way.
 Otherwise the project's local server (flows/local_server.py), started on first use. Prefect's
 own temporary per-process server is never used: on a busy machine it timed out while starting.
+The client's retries are bounded by the CLI before Prefect is imported (flows/outages.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flows import local_server
-from flows.outages import prefect_client_bounds, prefect_timeout_s, prefect_unavailable
+from flows.outages import prefect_unavailable
 
 NOTHING_RAN = "nothing ran and nothing changed"
 
@@ -22,8 +23,6 @@ NOTHING_RAN = "nothing ran and nothing changed"
 @contextmanager
 def project_api(project_root: Path) -> Iterator[str]:
     """Point Prefect at the project's API for the duration; yields the API URL."""
-    for key, value in prefect_client_bounds(prefect_timeout_s()).items():
-        os.environ.setdefault(key, value)  # read when Prefect's settings load: before its import
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
     configured = get_current_settings().api.url
@@ -76,3 +75,9 @@ def quiet_prefect_console() -> None:
         for handler in getattr(logger, "handlers", []):
             if isinstance(handler, PrefectConsoleHandler):
                 handler.setLevel(logging.CRITICAL)
+    # When the API dies, Prefect's background services (events, logs to the API) report each
+    # failed send on stderr: its internal logger and, through logging's own error hook, the log
+    # worker. The command tells the outage once, in one line.
+    for handler in logging.getLogger("prefect._internal").handlers:
+        handler.setLevel(logging.CRITICAL)  # its logger ignores levels: it reads a setting
+    logging.raiseExceptions = False
