@@ -83,7 +83,7 @@ def _told_despite_prefect(
             f"the {flow_name} finished, {failed}: the outcome above is what happened; its "
             "flow run in the Prefect UI may lack its final state",
         )
-    decided = _decided_since(config, before)
+    decided = decided_since(config, before)
     if decided is None:
         return None
     version, gate = decided
@@ -128,7 +128,7 @@ def read_registry(config: ProjectConfig) -> Registry:
     )
 
 
-def _decided_since(config: ProjectConfig, before: Registry) -> tuple[str, str] | None:
+def decided_since(config: ProjectConfig, before: Registry) -> tuple[str, str] | None:
     """The newest version registered since ``before`` and its gate decision, if it has one."""
     from flows.project import open_store
 
