@@ -29,6 +29,8 @@ import argparse
 import json
 import os
 import platform
+import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,7 +59,9 @@ ENV = {
 
 def driftune(
     *args: str, cwd: Path, check: bool = True
-) -> tuple[float, subprocess.CompletedProcess[str]]:
+) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Wall seconds, CPU seconds (user + system of the process and its children), the result."""
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(
         [DRIFTUNE, *args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=1800
@@ -65,7 +69,12 @@ def driftune(
     took = time.perf_counter() - started
     if check and done.returncode != 0:
         raise RuntimeError(f"driftune {' '.join(args)} failed: {done.stdout}{done.stderr}")
-    return took, done
+    return took, _children_cpu() - cpu_before, done
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def make_project(folder: Path) -> dict[str, Path]:
@@ -90,28 +99,42 @@ def make_project(folder: Path) -> dict[str, Path]:
 def measure(folder: Path, paths: dict[str, Path], repeats: int) -> dict[str, Any]:
     config = str(paths["config"])
     out = str(folder / "scored.csv")
-    commands: dict[str, list[list[str]]] = {
-        "help": [["--help"]] * repeats,
-        "status": [["status", "-c", config]] * repeats,
-        "predict": [["predict", str(SAMPLE), out, "-c", config]] * repeats,
-        "bad_config": [["tune", "-c", str(paths["bad"])]] * repeats,
-        "bad_config_no_fixed": [["tune", "-c", str(paths["bad_no_fixed"])]] * repeats,
-        "promote": [
-            ["promote", "2" if i % 2 == 0 else "1", "--reason", "bench", "-c", config]
-            for i in range(repeats)
-        ],
+    commands: dict[str, list[str]] = {
+        "help": ["--help"],
+        "status": ["status", "-c", config],
+        "predict": ["predict", str(SAMPLE), out, "-c", config],
+        "bad_config": ["tune", "-c", str(paths["bad"])],
+        "bad_config_no_fixed": ["tune", "-c", str(paths["bad_no_fixed"])],
+        "promote": ["promote", "VERSION", "--reason", "bench", "-c", config],
     }
     results = {}
-    for name, runs in commands.items():
-        times = []
-        for args in runs:
-            took, done = driftune(*args, cwd=folder, check=not name.startswith("bad"))
+    for name, command in commands.items():
+        times, cpu = [], []
+        for _ in range(repeats):
+            args = [_not_the_champion(folder, config) if a == "VERSION" else a for a in command]
+            took, used, done = driftune(*args, cwd=folder, check=not name.startswith("bad"))
             if name.startswith("bad"):
                 assert done.returncode == 1 and "search.rounds" in done.stdout, done.stdout
             times.append(took)
-        results[name] = {"median_s": statistics.median(times), "runs_s": times}
-        print(f"  {name:20s} {statistics.median(times):6.2f} s", flush=True)
+            cpu.append(used)
+        results[name] = {
+            "median_s": statistics.median(times),
+            "median_cpu_s": statistics.median(cpu),
+            "runs_s": times,
+        }
+        print(f"  {name:20s} {times_line(times, cpu)}", flush=True)
     return results
+
+
+def times_line(times: list[float], cpu: list[float]) -> str:
+    return f"{statistics.median(times):6.2f} s ({statistics.median(cpu):.2f} s CPU)"
+
+
+def _not_the_champion(folder: Path, config: str) -> str:
+    """Of versions 1 and 2, the one to promote now (read untimed, from `driftune status`)."""
+    _, _, done = driftune("status", "-c", config, cwd=folder)
+    found = re.search(r"champion: version (\d+)", done.stdout)
+    return "1" if found and found.group(1) == "2" else "2"
 
 
 @contextmanager
