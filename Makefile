@@ -10,10 +10,10 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export MLFLOW_DISABLE_TELEMETRY := true
-# Prefect's local server keeps its database in the project, so `make ui` shows the demo's runs.
-export PREFECT_HOME ?= $(CURDIR)/.driftune/prefect
+# No PREFECT_API_URL: the flow commands start one Prefect server for this folder (database and
+# log in .driftune/prefect), reuse it, and `make ui` shows the demo's runs on it.
 
-.PHONY: setup demo test lint lint-fix typecheck pytest ui serve bench clean
+.PHONY: setup demo test lint lint-fix typecheck pytest ui serve bench clean stop
 
 setup: $(STAMP)
 
@@ -39,7 +39,7 @@ pytest: setup
 	$(BIN)/python -m pytest
 
 ui: setup
-	@echo "Prefect UI: PREFECT_HOME=$(PREFECT_HOME) $(BIN)/prefect server start  (http://127.0.0.1:4200)"
+	$(BIN)/driftune server start
 	$(BIN)/driftune ui -c .driftune/demo/driftune.yaml
 
 serve: setup
@@ -52,10 +52,15 @@ bench: setup
 	$(BIN)/python bench/search_variants.py
 	$(BIN)/python bench/tracking_overhead.py
 	$(BIN)/python bench/drift_speed.py
+	$(BIN)/python bench/cli_latency.py
 
 lint-fix: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+stop: setup
+	$(BIN)/driftune server stop
+
 clean:
+	if test -x $(BIN)/driftune; then $(BIN)/driftune server stop; fi
 	rm -rf .driftune .pytest_cache .mypy_cache .ruff_cache

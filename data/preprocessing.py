@@ -12,7 +12,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from data.errors import DataError, TooFewClassesError, TooFewRowsError
-from data.schema import DatasetSpec, FeatureSet
+from data.schema import DEFAULT_MIN_ROWS, DatasetSpec, FeatureSet
 
 
 def make_preprocessor(features: FeatureSet) -> ColumnTransformer:
@@ -56,7 +56,6 @@ class Split:
 # The fewest labelled rows a split may have unless ``window.min_rows`` says otherwise. It is a
 # floor against degenerate splits, not a quality bar: a 1-row holdout would let the gate promote
 # on one coin flip, while every shipped config and test project has 60 or more rows a split.
-DEFAULT_MIN_ROWS = 10
 
 
 def time_split(

@@ -17,6 +17,10 @@ from data.errors import (
     NonFiniteError,
 )
 
+# Fewest labelled rows a split (train, validation, holdout) may have: a 1-row holdout judged a
+# promotion once. Ten still lets the smallest real windows through (seattle's 91-row holdout).
+DEFAULT_MIN_ROWS = 10
+
 
 @dataclass(frozen=True)
 class DatasetSpec:

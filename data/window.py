@@ -14,14 +14,8 @@ import pandas as pd
 
 from data.lineage import frame_sha256
 from data.loading import Batch, batches, recent_window
-from data.preprocessing import (
-    DEFAULT_MIN_ROWS,
-    EncodedSplit,
-    Split,
-    encode_split,
-    time_split,
-)
-from data.schema import DatasetSpec, FeatureSet, resolve_features
+from data.preprocessing import EncodedSplit, Split, encode_split, time_split
+from data.schema import DEFAULT_MIN_ROWS, DatasetSpec, FeatureSet, resolve_features
 
 
 @dataclass(frozen=True)

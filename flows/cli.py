@@ -1,22 +1,32 @@
 """The `driftune` command line: one thin typer app over the same functions the flows call.
 
-Heavy imports (Prefect, MLflow, torch) happen inside the commands, so `driftune --help` is quick
-and importing this module has no side effects.
+Every command reads and validates its config first, before Prefect or MLflow is imported, so a
+bad one is one line at once. Commands that run no flow (status, predict, promote, rollback,
+init, ui, --help, --version) import Prefect never and start no server. The flow commands (tune,
+check-drift, serve, demo) run against the project's own Prefect server, started on first use and
+reused (flows/local_server.py), or against the user's PREFECT_API_URL. A server that does not
+answer is one line naming it, with what that means for the champion, and exit 1.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from data.errors import DriftuneError
+from data.errors import DriftuneError, MissingFileError
+
+if TYPE_CHECKING:
+    from flows.config import ProjectConfig
+    from flows.flow_calls import FlowOutcome
+    from flows.local_server import ServerState
 
 app = typer.Typer(
     help="driftune: watch tabular data for drift, retune and retrain, promote only what is better.",
@@ -24,6 +34,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+server_app = typer.Typer(
+    help="The project's local Prefect server (the flow commands start it on first use).",
+    no_args_is_help=True,
+)
+app.add_typer(server_app, name="server")
 console = Console()
 
 ConfigOption = Annotated[
@@ -31,55 +46,112 @@ ConfigOption = Annotated[
     typer.Option("--config", "-c", help="Project YAML file.", envvar="DRIFTUNE_CONFIG"),
 ]
 DEFAULT_CONFIG = Path("driftune.yaml")
+NOTHING_CHANGED = "nothing changed"
+ALIASES_KEPT = "the aliases did not move (a half-made move is finished by the next command)"
 
 
 def _quiet_environment() -> None:
-    # Read by Prefect and MLflow at import: no telemetry, no artifact progress bars in our tables.
+    # Read by Prefect and MLflow at import: no telemetry, no artifact progress bars in our tables,
+    # and Prefect's client retries bounded (flows/outages.py) unless the user set them.
+    from flows.outages import prefect_client_bounds, prefect_timeout_s
+
     for key, value in {
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "MLFLOW_LOGGING_LEVEL": "WARNING",
+        "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # its "View run" links, per run
+        **prefect_client_bounds(prefect_timeout_s()),
     }.items():
         os.environ.setdefault(key, value)
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            console.print(f"driftune {version('driftune')}")
+        except PackageNotFoundError:
+            console.print("driftune (not installed: running from a source tree)")
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
     """driftune's commands; each takes --config (default ./driftune.yaml)."""
     _quiet_environment()
+    # MLflow's HTTP client logs each retry; an outage is told once, in one line, at the end.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
-def _silence_prefect_console() -> None:
-    """Keep Prefect's console logs (and its tracebacks) out of the CLI's own output.
+def _fail(error: Exception) -> NoReturn:
+    console.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True, highlight=False)
+    _leave(1, prefect_gone=_is_prefect_outage(error))
 
-    Only the console handlers are quieted: flow and task logs still reach the Prefect server,
-    so the Prefect UI keeps every line. PREFECT_LOGGING_LEVEL=DEBUG brings them back here.
+
+def _is_prefect_outage(error: Exception) -> bool:
+    from flows.outages import PrefectUnavailableError
+
+    return isinstance(error, PrefectUnavailableError)
+
+
+def _leave(code: int, *, prefect_gone: bool) -> NoReturn:
+    """Exit; at once when the Prefect API is gone and this process is the `driftune` program.
+
+    Prefect's background workers would spend minutes at exit retrying their sends (events,
+    logs) to the API that is gone; everything driftune writes is written by then. Called from
+    Python (tests, CliRunner), it exits normally.
     """
-    if os.environ.get("PREFECT_LOGGING_LEVEL", "").upper() == "DEBUG":
-        return
-    import logging
-
-    from prefect.logging.configuration import setup_logging
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    setup_logging()
-    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
-        for handler in getattr(logger, "handlers", []):
-            if isinstance(handler, PrefectConsoleHandler):
-                handler.setLevel(logging.CRITICAL)
+    if prefect_gone and Path(sys.argv[0]).name == "driftune":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
-def _run(action: Callable[[], Any]) -> Any:
-    """Run a command; a driftune error prints as one clear line and a non-zero exit."""
-    _silence_prefect_console()
+def _run(action: Callable[[], Any], *, consequence: str = NOTHING_CHANGED) -> Any:
+    """Run a command; a driftune error or a server outage prints as one line and exits 1."""
     try:
         return action()
     except DriftuneError as error:
-        # escape: a message quoting a column like "speed [m/s]" must not read as markup.
-        console.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
-        sys.exit(1)
+        _fail(error)
+    except Exception as error:
+        from flows.outages import as_outage
+
+        outage = as_outage(error, consequence)
+        if outage is None:
+            raise
+        _fail(outage)
+
+
+def _load(path: Path, *, data: bool = False) -> ProjectConfig:
+    """The validated config, and (``data``) a dataset path that exists: before anything heavy."""
+    from flows.config import load_config
+
+    config: ProjectConfig = _run(lambda: load_config(path))
+    if data and not config.dataset.path.exists():
+        _fail(
+            MissingFileError(
+                f"no such file or folder (dataset.path in {path})", path=config.dataset.path
+            )
+        )
+    return config
+
+
+def _note(outcome: FlowOutcome) -> None:
+    """The note of a flow that finished before the Prefect API failed; then exit at once."""
+    if outcome.note:
+        console.print(f"[yellow]note:[/] {escape(outcome.note)}", soft_wrap=True, highlight=False)
+        _leave(0, prefect_gone=True)
 
 
 @app.command()
@@ -100,12 +172,17 @@ def init(
 @app.command()
 def tune(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Retune now (trigger manual): search, refit, register, and promote only if better."""
+    project = _load(config, data=True)
     from flows.console import retune_table, trial_progress
+    from flows.flow_calls import call_flow
     from flows.retune import RetuneRequest, retune
 
+    request = RetuneRequest(config_path=str(config), trigger="manual")
     with trial_progress(console, "trials"):
-        summary = _run(lambda: retune(RetuneRequest(config_path=str(config), trigger="manual")))
-    console.print(retune_table(summary))
+        outcome = _run(lambda: call_flow(project, retune, request))
+    if outcome.value is not None:
+        console.print(retune_table(outcome.value))
+    _note(outcome)
 
 
 @app.command("check-drift")
@@ -114,14 +191,21 @@ def check_drift_command(
     retune: Annotated[bool, typer.Option(help="Start a retune when the batch drifted.")] = True,
 ) -> None:
     """Check the newest batch past the last one checked for drift; drift starts a retune."""
+    project = _load(config, data=True)
     from flows.check_drift import DriftCheckRequest, check_drift
     from flows.console import retune_table, trial_progress
+    from flows.flow_calls import call_flow
 
     request = DriftCheckRequest(config_path=str(config), start_retune=retune)
     with trial_progress(console, "retune trials"):
-        outcome = _run(lambda: check_drift(request))
+        called = _run(lambda: call_flow(project, check_drift, request))
+    outcome = called.value
+    if outcome is None:  # the Prefect API failed after the work: the note tells the outcome
+        _note(called)
+        return
     if outcome["status"] == "nothing new":
         console.print("nothing new: every batch is already checked")
+        _note(called)
         return
     if outcome["status"] == "resumed":
         console.print(f"resumed the retune that drift check {outcome['drift_run_id']} started")
@@ -135,6 +219,7 @@ def check_drift_command(
         console.print(f"[yellow]{outcome['retune']['refused']}[/]")
     elif outcome.get("retune"):
         console.print(retune_table(outcome["retune"]))
+    _note(called)
 
 
 @app.command()
@@ -161,9 +246,11 @@ def backtest(
     Each batch is scored by the current champion before the flows see it, beside baselines
     refit on the batch before; your project's store and champion are never touched.
     """
+    project = _load(config, data=True)
     from flows.backtest import DEFAULT_BASELINES, BacktestRequest
     from flows.backtest import backtest as run_backtest
     from flows.console import backtest_table, trial_progress
+    from flows.flow_calls import call_flow
 
     request = BacktestRequest(
         config_path=str(config),
@@ -174,18 +261,22 @@ def backtest(
         start_retune=retune,
     )
     with trial_progress(console, "trials", steps="batches"):
-        result = _run(lambda: run_backtest(request))
-    console.print(backtest_table(result))
-    console.print(f"wrote {result['out']}/backtest.json; MLflow run {result['mlflow_run_id']} in")
-    console.print(f"  {result['tracking_uri']}", soft_wrap=True)
+        called = _run(lambda: call_flow(project, run_backtest, request))
+    result = called.value
+    if result is not None:
+        console.print(backtest_table(result))
+        console.print(f"wrote {result['out']}/backtest.json; MLflow run {result['mlflow_run_id']}")
+        console.print(f"  in {result['tracking_uri']}", soft_wrap=True)
+    _note(called)
 
 
 @app.command()
 def status(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """The champion and its metrics, recent drift checks and searches, the audit trail."""
+    project = _load(config)
     from flows.status_view import show_status
 
-    _run(lambda: show_status(console, config))
+    _run(lambda: show_status(console, project))
 
 
 @app.command()
@@ -195,16 +286,16 @@ def promote(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Make VERSION the champion by hand (the old one becomes previous-champion)."""
+    project = _load(config)
     from flows import registry
-    from flows.config import load_config
     from flows.project import open_store
 
     def act() -> None:
-        tracking, client = open_store(load_config(config))
+        tracking, client = open_store(project)
         record = registry.promote(client, tracking, version, reason)
         console.print(f"version {record.version} is the champion (was {record.previous or '-'})")
 
-    _run(act)
+    _run(act, consequence=ALIASES_KEPT)
 
 
 @app.command()
@@ -213,19 +304,19 @@ def rollback(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Make previous-champion the champion again."""
+    project = _load(config)
     from flows import registry
-    from flows.config import load_config
     from flows.project import open_store
 
     def act() -> None:
-        tracking, client = open_store(load_config(config))
+        tracking, client = open_store(project)
         record = registry.rollback(client, tracking, reason)
         console.print(
             f"rolled back: version {record.version} is the champion again "
             f"(version {record.previous} is previous-champion)"
         )
 
-    _run(act)
+    _run(act, consequence=ALIASES_KEPT)
 
 
 @app.command()
@@ -235,6 +326,9 @@ def predict(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Score a file with the champion: its columns plus prediction and proba_<class>."""
+    _load(config)
+    if not input.is_file():
+        _fail(MissingFileError("no such file", path=input))
     from flows.scoring import score_file
 
     rows = _run(lambda: score_file(config, input, output))
@@ -244,15 +338,20 @@ def predict(
 @app.command()
 def serve(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Run drift-check, retune-scheduled and retune with their cron schedules in this process."""
-    from flows.config import load_config
+    project = _load(config, data=True)
     from flows.deployments import serve_all
+    from flows.prefect_api import project_api, quiet_prefect_console
 
-    project = _run(lambda: load_config(config))
-    console.print(
-        f"serving {project.name}: drift-check ({project.schedules.drift_check}), "
-        f"retune-scheduled ({project.schedules.retune}), retune (on demand)"
-    )
-    serve_all(config, project)
+    def act() -> None:
+        with project_api(project.root) as url:
+            quiet_prefect_console()
+            console.print(
+                f"serving {project.name} on {url}: drift-check ({project.schedules.drift_check}), "
+                f"retune-scheduled ({project.schedules.retune}), retune (on demand)"
+            )
+            serve_all(config, project)
+
+    _run(act)
 
 
 @app.command()
@@ -260,11 +359,15 @@ def ui(
     config: ConfigOption = DEFAULT_CONFIG,
     port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
 ) -> None:
-    """Open the MLflow UI on the project's store (the Prefect UI: `prefect server start`)."""
-    from flows.config import load_config
+    """Open the MLflow UI on the project's store (the Prefect UI: `driftune server start`)."""
+    project = _load(config)
+    from flows.local_server import is_running, read_state, server_home
     from flows.project import tracking_config
 
-    tracking = tracking_config(_run(lambda: load_config(config)))
+    tracking = tracking_config(project)
+    state = read_state(server_home(project.root))
+    if state is not None and is_running(state):
+        console.print(f"Prefect UI on {state.ui_url} (the project's Prefect server)")
     console.print(f"MLflow UI on http://127.0.0.1:{port} ({tracking.tracking_uri})")
     command = [
         sys.executable,
@@ -291,11 +394,19 @@ def demo(
     """The whole loop on seattle-weather: tune on 2012, then replay 2013-2015 as new batches."""
     from flows.console import demo_reasons, demo_table, trial_progress
     from flows.demo import DemoBudget, run_demo
+    from flows.prefect_api import project_api, quiet_prefect_console
 
     budget = DemoBudget(rounds=rounds, trials_per_round=trials, max_epochs=max_epochs)
     console.print(f"[bold]driftune demo[/] in {workdir} (starts clean each run)")
+
+    def act() -> tuple[dict[str, Any], str]:
+        # The demo's flows use the Prefect server of the folder it runs in: its folder is recreated.
+        with project_api(Path.cwd()) as url:
+            quiet_prefect_console()
+            return run_demo(workdir, budget), url
+
     with trial_progress(console, "trials"):
-        outcome = _run(lambda: run_demo(workdir, budget))
+        outcome, api_url = _run(act)
     first = outcome["first"]
     console.print(
         f"first tune on 2012: version {first['version']} is the champion "
@@ -306,6 +417,54 @@ def demo(
         console.print(f"  {line}", highlight=False)
     console.print(f"done in {outcome['seconds']:.0f} s. Look around:")
     console.print(f"  MLflow UI:  driftune ui -c {outcome['config_path']}   (or make ui)")
-    home = os.environ.get("PREFECT_HOME")
-    prefix = f"PREFECT_HOME={home} " if home else ""
-    console.print(f"  Prefect UI: {prefix}prefect server start   then http://127.0.0.1:4200")
+    console.print(
+        f"  Prefect UI: {api_url.removesuffix('/api')}   (`driftune server stop` ends it)"
+    )
+
+
+def _project_root(config: Path) -> Path:
+    """The project folder a config names (its folder); the file itself need not exist yet."""
+    return config.resolve().parent
+
+
+def _where(state: ServerState) -> str:
+    return f"UI {state.ui_url}, API {state.url}, pid {state.pid}"
+
+
+@server_app.command("start")
+def server_start(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Start the project's Prefect server (or find it running) and print where it answers."""
+    from flows.local_server import ensure_server, server_home
+
+    home = server_home(_project_root(config))
+    state = _run(lambda: ensure_server(home))
+    console.print(f"Prefect server of {home.parent.parent}: {_where(state)}")
+
+
+@server_app.command("status")
+def server_status(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Whether the project's Prefect server runs and answers, and where."""
+    from flows.local_server import is_healthy, is_running, read_state, server_home
+
+    home = server_home(_project_root(config))
+    state = read_state(home)
+    if state is None or not is_running(state):
+        console.print(
+            f"no Prefect server runs for {home.parent.parent} (the next flow command starts one)"
+        )
+        return
+    answers = "answers" if is_healthy(state.url) else "[yellow]does not answer[/]"
+    console.print(f"Prefect server of {home.parent.parent} {answers}: {_where(state)}")
+
+
+@server_app.command("stop")
+def server_stop(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Stop the project's Prefect server (its runs stay in <project>/.driftune/prefect)."""
+    from flows.local_server import server_home, stop_server
+
+    home = server_home(_project_root(config))
+    stopped = _run(lambda: stop_server(home))
+    if stopped is None:
+        console.print(f"no Prefect server was running for {home.parent.parent}")
+    else:
+        console.print(f"stopped the Prefect server of {home.parent.parent} (pid {stopped.pid})")

@@ -22,8 +22,7 @@ from pydantic import (
 )
 
 from data.errors import ConfigError
-from data.preprocessing import DEFAULT_MIN_ROWS
-from data.schema import DatasetSpec
+from data.schema import DEFAULT_MIN_ROWS, DatasetSpec
 from flows import config_checks
 from models.search import SearchSpace
 
@@ -169,6 +168,7 @@ class PromotionConfig(_Section):
 class TrackingSettings(_Section):
     uri: str | None = Field(None, description="None: sqlite store under <project>/.driftune")
     artifacts: str | None = Field(None, description="artifact root for new experiments")
+    timeout_s: float = Field(60.0, gt=0, le=3600, description="how long a server outage is retried")
 
     @field_validator("uri")
     @classmethod

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-
-from mlflow import MlflowClient
+from typing import TYPE_CHECKING
 
 from flows.config import ProjectConfig
+from flows.outages import mlflow_request_bounds
 from flows.tracking import TrackingConfig, make_client
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 TRACKING_URI_ENV = "DRIFTUNE_TRACKING_URI"  # lets a worker point every project at a server
 
@@ -22,4 +25,15 @@ def tracking_config(config: ProjectConfig) -> TrackingConfig:
 
 def open_store(config: ProjectConfig) -> tuple[TrackingConfig, MlflowClient]:
     tracking = tracking_config(config)
+    bound_tracking_requests(tracking, config.tracking.timeout_s)
     return tracking, make_client(tracking)
+
+
+def bound_tracking_requests(tracking: TrackingConfig, timeout_s: float) -> None:
+    """A tracking server that stops answering fails after ``timeout_s``, not MLflow's minutes.
+
+    MLflow reads its retry settings from the environment at each request, and a client takes
+    no such options, so they are set for this process (and the processes it starts).
+    """
+    if tracking.tracking_uri.startswith(("http://", "https://")):
+        os.environ.update(mlflow_request_bounds(timeout_s))

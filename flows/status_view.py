@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from flows.config import load_config
+from flows.config import ProjectConfig
 from flows.project import open_store
-from flows.status import project_status
+from flows.status import RECENT_AUDIT, project_status
 
 
-def show_status(console: Console, config_path: Path) -> None:
-    config = load_config(config_path)
+def show_status(console: Console, config: ProjectConfig) -> None:
     tracking, client = open_store(config)
     status = project_status(client, tracking)
     console.print(f"[bold]{config.name}[/]  store: {tracking.tracking_uri}")
@@ -51,7 +49,8 @@ def show_status(console: Console, config_path: Path) -> None:
             _clip(search.get("failure_reason") or "-"),
         )
     audit = _table(
-        "audit trail (oldest first)", "when", "event", "version", "previous", "who", "why"
+        f"audit trail (the latest {RECENT_AUDIT}, oldest first)",
+        *("when", "event", "version", "previous", "who", "why"),
     )
     for record in status.audit:
         audit.add_row(

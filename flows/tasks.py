@@ -11,10 +11,12 @@ from typing import Any, TypeVar
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.states import State
 from prefect.tasks import exponential_backoff
 
 from data.window import prepare_training_data
 from flows import gate, monitoring, registry, searches, tracking, trials, windows
+from flows.outages import as_outage
 from flows.tracking import end_search_run, finish_search_run
 from models.babysitter import Babysitter
 from models.driver import safe_train
@@ -29,15 +31,25 @@ def compute(fn: F, name: str, **options: Any) -> Any:
 
 
 def io(fn: F, name: str, **options: Any) -> Any:
-    """A task for idempotent MLflow I/O: three retries with exponential backoff (1, 2, 4 s)."""
+    """A task for idempotent MLflow I/O: three retries with exponential backoff (1, 2, 4 s).
+
+    Not when the tracking server did not answer: MLflow's client has already retried that for
+    the configured ``tracking.timeout_s``, and retrying the task would multiply the wait.
+    """
     return task(
         fn,
         name=name,
         cache_policy=NO_CACHE,
         retries=3,
         retry_delay_seconds=exponential_backoff(backoff_factor=1),
+        retry_condition_fn=_not_an_outage,
         **options,
     )
+
+
+def _not_an_outage(task: Any, task_run: Any, state: State[Any]) -> bool:
+    error = state.result(raise_on_failure=False)
+    return not (isinstance(error, BaseException) and as_outage(error, "") is not None)
 
 
 def babysit_segment(babysitter: Babysitter) -> Decision:

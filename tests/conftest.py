@@ -18,8 +18,13 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[None]:
-    """One temporary Prefect server for the whole session (it takes ~10 s to start)."""
+    """One temporary Prefect server for the whole session (it takes ~10 s to start).
+
+    Prefect's own test harness: it also points threads started later at the server. Its start-up
+    timeout counts only the 0.1 s pauses between health checks, so 300 is at least five minutes
+    of wall time: a loaded 2-core CI machine took over a minute.
+    """
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_harness(server_startup_timeout=300):
         yield

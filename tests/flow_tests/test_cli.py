@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -157,3 +163,102 @@ def test_ui_opens_mlflow_on_the_project_store(
     store = command[command.index("--backend-store-uri") + 1]
     assert store == f"sqlite:///{tmp_path.resolve() / '.driftune' / 'mlflow.db'}"
     assert command[-1] == "5055"
+
+
+# Runs the CLI in a fresh interpreter, then reports the exit code and which heavy packages the
+# command imported. `ui` would replace the process with the MLflow server: execv is stubbed.
+PROBE = """
+import json, os, sys
+os.execv = lambda *args: None
+from flows.cli import app
+try:
+    app(sys.argv[1:])
+except SystemExit as done:
+    code = done.code or 0
+heavy = ("prefect", "mlflow", "torch", "sklearn", "scipy", "pandas", "skops")
+print("PROBE" + json.dumps({"exit": code, "loaded": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def _probe(*args: str, cwd: Path) -> tuple[int, set[str], str]:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    # A Prefect API nothing answers on: any command that touched Prefect would fail.
+    env = {**os.environ, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    line = next(line for line in done.stdout.splitlines() if line.startswith("PROBE"))
+    report = json.loads(line.removeprefix("PROBE"))
+    return report["exit"], set(report["loaded"]), done.stdout + done.stderr
+
+
+def _without_fixed(config: Path) -> Path:
+    """The same project without search.fixed, whose check imports the estimator (torch)."""
+    raw = yaml.safe_load(config.read_text())
+    raw["search"] = {k: v for k, v in raw["search"].items() if k != "fixed"}
+    plain = config.with_name("plain.yaml")
+    plain.write_text(yaml.safe_dump(raw))
+    return plain
+
+
+def test_commands_that_run_no_flow_need_no_prefect_and_load_only_what_they_use(
+    tuned: Path, tmp_path: Path
+) -> None:
+    root = tuned.parent
+    plain = str(_without_fixed(tuned))
+    tracking, client = open_store(load_config(tuned))
+    if len(client.search_model_versions(f"name = '{tracking.name}'")) < 2:
+        assert _invoke("tune", "--config", str(tuned))[0] == 0  # a version to promote
+    current = champion(client, tracking)
+    assert current is not None
+    other = "1" if current.version != "1" else "2"
+    source = tmp_path / "new.csv"
+    batch(np.random.default_rng(5), "2025-01-01", n=20).drop(columns="label").to_csv(
+        source, index=False
+    )
+    cases: list[tuple[list[str], set[str]]] = [
+        (["--help"], {"prefect", "mlflow", "torch", "pandas"}),
+        (["--version"], {"prefect", "mlflow", "torch", "pandas"}),
+        (["init", str(tmp_path / "new.yaml")], {"prefect", "mlflow", "torch", "sklearn"}),
+        (["status", "-c", plain], {"prefect", "torch", "sklearn", "skops"}),
+        (["ui", "-c", plain], {"prefect", "torch", "sklearn", "skops"}),
+        (["predict", str(source), str(tmp_path / "out.csv"), "-c", plain], {"prefect"}),
+        (["promote", other, "--reason", "probe", "-c", plain], {"prefect"}),
+        (["rollback", "--reason", "probe", "-c", plain], {"prefect"}),
+    ]
+    for args, never in cases:
+        code, loaded, output = _probe(*args, cwd=root)
+        assert code == 0, (args, output)
+        assert not loaded & never, f"{args[0]} imported {sorted(loaded & never)}"
+    assert not (root / ".driftune" / "prefect").exists(), "no local Prefect server was started"
+
+
+def test_a_bad_config_is_told_before_prefect_or_mlflow_is_imported(tmp_path: Path) -> None:
+    config = make_project(tmp_path)
+    config.write_text(config.read_text().replace("rounds: 2", "rounds: -1"))
+    for command in ("tune", "check-drift", "serve", "status", "promote"):
+        extra = ["1", "--reason", "x"] if command == "promote" else []
+        code, loaded, output = _probe(command, *extra, "-c", str(config), cwd=tmp_path)
+        assert code == 1 and "search.rounds" in output and "Traceback" not in output, output
+        assert not loaded & {"prefect", "mlflow"}, f"{command} imported {sorted(loaded)}"
+
+
+def test_a_missing_dataset_is_told_before_any_server(tmp_path: Path) -> None:
+    config = make_project(tmp_path)
+    (tmp_path / "incoming").rmdir()
+    code, loaded, output = _probe("tune", "-c", str(config), cwd=tmp_path)
+    assert code == 1 and "dataset.path" in output and "incoming" in output, output
+    assert not loaded & {"prefect", "mlflow"}
+
+
+def test_version_prints_the_installed_version() -> None:
+    code, output = _invoke("--version")
+    assert code == 0 and output.startswith("driftune ")

@@ -1,0 +1,98 @@
+"""The project's own Prefect server: shared by concurrent commands, reused, and stopped mid-run.
+
+With no PREFECT_API_URL, driftune starts one server per project and every later command reuses
+it (flows/local_server.py). Before, each command started a temporary server of its own, and on
+a busy machine 5 runs in 6 died waiting for it; a server killed mid-retune ended, after the
+retune had promoted, in a traceback 447 s later and exit 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flows.local_server import read_state, server_home
+from tests.fault_tests.processes import (
+    champion_version,
+    cli_env,
+    error_lines,
+    finished_trials,
+    run,
+    start,
+    wait_for,
+)
+from tests.flow_tests.projects import batch, land, make_project
+
+SEARCH = {
+    "rounds": 2,
+    "trials_per_round": 4,
+    "top_k": 1,
+    "seed": 0,
+    "fixed": {"max_epochs": 60, "patience": 60},
+}
+
+
+@pytest.fixture
+def own_prefect_env(tmp_path: Path) -> dict[str, str]:
+    """No PREFECT_API_URL and a Prefect home of its own: driftune must use its project server."""
+    return cli_env(None, PREFECT_HOME=str(tmp_path / "user-prefect-home"))
+
+
+@pytest.mark.slow
+def test_two_commands_at_once_start_one_server_that_later_commands_reuse(
+    tmp_path: Path, own_prefect_env: dict[str, str]
+) -> None:
+    config = str(make_project(tmp_path))
+    both = [start("server", "start", "-c", config, env=own_prefect_env) for _ in range(2)]
+    outputs = [process.communicate(timeout=600)[0] for process in both]
+    try:
+        assert all(process.returncode == 0 for process in both), outputs
+        state = read_state(server_home(tmp_path))
+        assert state is not None
+        assert all(f"pid {state.pid}" in output for output in outputs), outputs
+        again = run("server", "status", "-c", config, env=own_prefect_env)
+        assert f"answers: UI {state.ui_url}" in again.stdout and f"pid {state.pid}" in again.stdout
+    finally:
+        stopped = run("server", "stop", "-c", config, env=own_prefect_env)
+    assert "stopped the Prefect server" in stopped.stdout
+    after = run("server", "status", "-c", config, env=own_prefect_env)
+    assert "no Prefect server runs" in after.stdout
+
+
+@pytest.mark.slow
+def test_the_project_server_stopped_mid_retune_and_then_down(
+    tmp_path: Path, own_prefect_env: dict[str, str]
+) -> None:
+    config = make_project(tmp_path, search=SEARCH)
+    land(tmp_path, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01", n=20000))
+    env = own_prefect_env
+
+    retune = start("tune", "--config", str(config), env=env)  # starts the project's server
+    wait_for(lambda: finished_trials(config) or retune.poll() is not None, 900, "a logged trial")
+    state = read_state(server_home(tmp_path))
+    assert state is not None, "the tune started the project's server"
+    stop = run("server", "stop", "-c", str(config), env=env)
+    assert "stopped the Prefect server" in stop.stdout, stop.stdout + stop.stderr
+    out, err = retune.communicate(timeout=900)
+    said = out + err
+    assert "Traceback" not in said, said
+    champion = champion_version(config)
+    if retune.returncode == 0:  # the search and the gate went on without Prefect: it says so
+        (note,) = [line for line in said.splitlines() if line.startswith("note:")]
+        assert "the Prefect API" in note and "did not answer" in note
+        assert champion == "1" and "promoted" in said
+    else:  # it stopped before the gate (its lock's lease lapsed): one line, champion as it says
+        lines = [line for line in said.splitlines() if line.strip()]
+        assert retune.returncode == 1 and len(lines) == 1, lines
+        assert "the Prefect API" in lines[0]
+        assert champion is None and "the champion is unchanged (no champion)" in lines[0]
+
+    # The server stays down (a user's PREFECT_API_URL does not start one): one line, nothing runs.
+    down = run("tune", "--config", str(config), env={**env, "PREFECT_API_URL": state.url})
+    lines = error_lines(down)
+    assert down.returncode == 1 and len(lines) == 1, lines
+    assert f"the Prefect API {state.url} did not answer" in lines[0]
+    assert "nothing ran and nothing changed" in lines[0]
+    assert champion_version(config) == champion
