@@ -6,11 +6,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from data.drift_report import DriftReport
 from flows.gate import GateOutcome
 from flows.monitoring import drift_markdown
+from flows.outages import as_outage
 from flows.searches import SearchHandle
 from models.selection import TrialResult, ranked
 
@@ -73,7 +75,7 @@ def leaderboard_markdown(
 
 
 def publish_leaderboard(project: str, markdown: str) -> None:
-    create_markdown_artifact(
+    _publish(
         markdown,
         key=_key(f"{project}-leaderboard"),
         description=f"{project}: search leaderboard and promotion decision",
@@ -82,11 +84,26 @@ def publish_leaderboard(project: str, markdown: str) -> None:
 
 def publish_drift(project: str, batch_id: str, report: DriftReport, drifted: bool) -> None:
     """``drifted`` is the check's verdict, which an accuracy drop alone can set."""
-    create_markdown_artifact(
+    _publish(
         drift_markdown(batch_id, report, drifted),
         key=_key(f"{project}-drift"),
         description=f"{project}: drift check",
     )
+
+
+def _publish(markdown: str, *, key: str, description: str) -> None:
+    """A Prefect artifact; a Prefect API outage costs the artifact, never the flow's outcome.
+
+    The artifact repeats what MLflow records already (the run's description), and by the time
+    it is published the verdict has been carried out: failing the flow then would report a
+    retune that happened as one that did not, and a scheduler would run it again.
+    """
+    try:
+        create_markdown_artifact(markdown, key=key, description=description)
+    except Exception as error:
+        if as_outage(error, "") is None:
+            raise
+        get_run_logger().warning("the Prefect artifact %s was not published: %s", key, error)
 
 
 def _key(text: str) -> str:
