@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from data.errors import ConfigError
 from flows.config import ProjectConfig
+from flows.config_checks import check_tracking_uri
 from flows.outages import mlflow_request_bounds
 from flows.tracking import TrackingConfig, make_client
 
@@ -20,6 +22,11 @@ def tracking_config(config: ProjectConfig) -> TrackingConfig:
     uri = config.tracking.uri or os.environ.get(TRACKING_URI_ENV)
     if uri is None:
         return TrackingConfig.local(config.root, config.name)
+    if not config.tracking.uri:  # the config's own URI was checked when it loaded
+        try:
+            check_tracking_uri(uri)
+        except ValueError as error:
+            raise ConfigError(f"${TRACKING_URI_ENV}: {error}") from error
     return TrackingConfig(uri, config.tracking.artifacts, config.name)
 
 
