@@ -8,10 +8,8 @@ verdict, and the aliases where that verdict puts them.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,9 +21,10 @@ from flows.config import load_config
 from flows.project import open_store
 from flows.registry import champion, list_audit
 from flows.tracking import all_runs, ensure_experiment
+from tests.fault_tests.processes import cli_env, run
 from tests.flow_tests.projects import TINY_SEARCH, batch, land, make_project
 
-pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 BUDGET = TINY_SEARCH["rounds"] * TINY_SEARCH["trials_per_round"]
 POINTS = (
     "after-search",
@@ -37,15 +36,11 @@ POINTS = (
 )
 
 
-def _tune(config: Path, failpoint: str | None = None) -> subprocess.CompletedProcess[str]:
-    from prefect.settings import PREFECT_API_URL
-
-    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    env.pop("DRIFTUNE_FAILPOINT", None)
-    if failpoint:
-        env["DRIFTUNE_FAILPOINT"] = failpoint
-    command = [str(Path(sys.executable).parent / "driftune"), "tune", "-c", str(config)]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+def _tune(config: Path, api: str, failpoint: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = cli_env(api, **({"DRIFTUNE_FAILPOINT": failpoint} if failpoint else {}))
+    if not failpoint:
+        env.pop("DRIFTUNE_FAILPOINT", None)
+    return run("tune", "-c", str(config), env=env)
 
 
 def _searches(config: Path) -> list[Any]:
@@ -55,23 +50,26 @@ def _searches(config: Path) -> list[Any]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, template_store: Path) -> Path:
+def project(tmp_path: Path, prefect_api_url: str) -> Path:
     """A project with a champion from batch a, and batch b landed: the next tune judges b."""
-    config = make_project(tmp_path, template_store)
+    config = make_project(tmp_path)
     land(tmp_path, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
-    assert _tune(config).returncode == 0
+    assert _tune(config, prefect_api_url).returncode == 0
     land(tmp_path, "b-2024-02", batch(np.random.default_rng(1), "2024-02-01", shift=1.5))
     return config
 
 
 @pytest.mark.parametrize("point", POINTS)
-def test_a_kill_after_the_search_resumes_the_step_it_was_in(project: Path, point: str) -> None:
-    killed = _tune(project, failpoint=point)
+def test_a_kill_after_the_search_resumes_the_step_it_was_in(
+    project: Path, point: str, prefect_api_url: str
+) -> None:
+    killed = _tune(project, prefect_api_url, failpoint=point)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     started = time.monotonic()
-    rerun = _tune(project)
+    rerun = _tune(project, prefect_api_url)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
     assert "Traceback" not in rerun.stdout + rerun.stderr
+    assert "already running" not in rerun.stdout  # the dead holder's lock was taken over
     assert time.monotonic() - started < 300
 
     searches = _searches(project)
@@ -86,13 +84,13 @@ def test_a_kill_after_the_search_resumes_the_step_it_was_in(project: Path, point
     versions = client.search_model_versions(f"name = '{tracking.name}'")
     mine = [v for v in versions if v.run_id == search.info.run_id]
     assert len(mine) == 1 and len(versions) == 2
-    (version,) = mine
+    version = str(mine[0].version)
     events = [r for r in list_audit(client, tracking) if r.event_id == f"gate-{search.info.run_id}"]
-    assert len(events) == 1 and events[0].version == version.version
+    assert len(events) == 1 and events[0].version == version
     info = champion(client, tracking)
     assert info is not None
     if events[0].event == "promote":
-        assert info.version == version.version and info.previous_version == "1"
+        assert info.version == version and info.previous_version == "1"
     else:
         assert info.version == "1"
     model = client.get_registered_model(tracking.name)
