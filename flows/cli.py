@@ -42,6 +42,7 @@ def _quiet_environment() -> None:
         "MLFLOW_LOGGING_LEVEL": "WARNING",
     }.items():
         os.environ.setdefault(key, value)
+    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"  # no model may unpickle code
 
 
 @app.callback()
@@ -183,11 +184,12 @@ def predict(
     input: Annotated[Path, typer.Argument(help="CSV or Parquet file to score.")],
     output: Annotated[Path, typer.Argument(help="CSV or Parquet file to write.")],
     config: ConfigOption = DEFAULT_CONFIG,
+    overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
     """Score a file with the champion: its columns plus prediction and proba_<class>."""
     from flows.scoring import score_file
 
-    rows = _run(lambda: score_file(config, input, output))
+    rows = _run(lambda: score_file(config, input, output, overwrite=overwrite))
     console.print(f"wrote {rows} scored rows to {output}")
 
 
