@@ -242,8 +242,9 @@ def demo(
 ) -> None:
     """The whole loop on seattle-weather: tune on 2012, then replay 2013-2015 as new batches."""
     from flows.console import demo_reasons, demo_table, trial_progress
-    from flows.demo import DemoBudget, run_demo
+    from flows.demo import DemoBudget, check_demo_folder, run_demo
 
+    _run(lambda: check_demo_folder(workdir))  # a folder the demo did not make: one line, exit 1
     budget = DemoBudget(rounds=rounds, trials_per_round=trials, max_epochs=max_epochs)
     console.print(f"[bold]driftune demo[/] in {workdir} (starts clean each run)")
     with trial_progress(console, "trials"):

@@ -67,29 +67,33 @@ def write_demo_project(workdir: Path, budget: DemoBudget) -> Path:
     return path
 
 
-def clear_demo_folder(workdir: Path) -> None:
-    """Remove an earlier demo's folder; refuse every other existing path, deleting nothing.
+def check_demo_folder(workdir: Path) -> bool:
+    """Whether ``workdir`` is an earlier demo's folder to remove; refuse other existing paths.
 
-    An empty folder is used as it is (there is nothing in it to lose).
+    False when it is absent or empty (used as it is); DemoFolderError for anything else.
     """
     if not (workdir.exists() or workdir.is_symlink()):
-        return
-    marker = workdir / MARKER
+        return False
     if workdir.is_dir() and not workdir.is_symlink():
+        marker = workdir / MARKER
         if marker.is_file() and not marker.is_symlink():
-            try:
-                shutil.rmtree(workdir)
-            except OSError as error:
-                raise DemoFolderError(
-                    f"cannot remove the earlier demo in {workdir}: {error}"
-                ) from None
-            return
+            return True
         if not any(workdir.iterdir()):
-            return
+            return False
     raise DemoFolderError(
         f"{workdir} exists and is not a folder an earlier `driftune demo` made (it has no "
         f"{MARKER} file): nothing was deleted; pick another --workdir"
     )
+
+
+def clear_demo_folder(workdir: Path) -> None:
+    """Remove an earlier demo's folder; refuse every other existing path, deleting nothing."""
+    if not check_demo_folder(workdir):
+        return
+    try:
+        shutil.rmtree(workdir)
+    except OSError as error:
+        raise DemoFolderError(f"cannot remove the earlier demo in {workdir}: {error}") from None
 
 
 def land_year(workdir: Path, seattle: pd.DataFrame, year: int) -> None:
