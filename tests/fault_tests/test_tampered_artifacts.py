@@ -16,18 +16,16 @@ import sys
 from pathlib import Path
 
 import cloudpickle
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import pytest
 import skops.io
 import torch
 import yaml
-from mlflow.exceptions import MlflowException
 
 from data.preprocessing import make_preprocessor
 from flows.model_files import ARTIFACT_FILES, ModelLoadError
-from flows.packaging import PICKLE_SETTING, Scorer, forbid_pickle_models
+from flows.packaging import PICKLE_SETTING, Scorer
 from flows.registry import SHA256_PREFIX, load_champion_model
 from models.classifier import BNSoftmaxNet
 from tests.fault_tests.champions import (
@@ -85,9 +83,17 @@ def predict_cli(project: ChampionProject, tmp_path: Path) -> subprocess.Complete
     )
 
 
-def pyfunc_load_in_subprocess(model_dir: Path, allow_pickle: str) -> subprocess.CompletedProcess:
-    """MLflow's own loader in a fresh process, with the pickle setting given."""
-    code = f"import mlflow.pyfunc; mlflow.pyfunc.load_model({str(model_dir)!r})"
+def pyfunc_load_in_subprocess(
+    model_dir: Path, allow_pickle: str, *, as_driftune: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """MLflow's own loader in a fresh process (it puts the model's code/ on sys.path).
+
+    ``as_driftune`` first calls driftune's ``forbid_pickle_models``, as its processes do.
+    """
+    forbid = "from flows.packaging import forbid_pickle_models; forbid_pickle_models(); "
+    code = (forbid if as_driftune else "") + (
+        f"import mlflow.pyfunc; mlflow.pyfunc.load_model({str(model_dir)!r})"
+    )
     env = {**os.environ, PICKLE_SETTING: allow_pickle}
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
@@ -129,17 +135,13 @@ def _rewrite_mlmodel_to_a_pickle(project: ChampionProject, marker: Path) -> None
     mlmodel.write_text(yaml.safe_dump(spec))
 
 
-def test_an_mlmodel_naming_a_pickle_runs_nothing(
-    project: ChampionProject, marker: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_mlmodel_naming_a_pickle_runs_nothing(project: ChampionProject, marker: Path) -> None:
     _rewrite_mlmodel_to_a_pickle(project, marker)
     pd.testing.assert_frame_equal(load(project), project.expected)  # MLmodel is never read
     assert not marker.exists()
     # With driftune's setting, even MLflow's own loader refuses the pickle ...
-    monkeypatch.setenv(PICKLE_SETTING, "true")
-    forbid_pickle_models()
-    with pytest.raises(MlflowException, match="pickle is disallowed"):
-        mlflow.pyfunc.load_model(str(project.model_dir))
+    refused = pyfunc_load_in_subprocess(project.model_dir, allow_pickle="true", as_driftune=True)
+    assert refused.returncode != 0 and "pickle is disallowed" in refused.stderr, refused.stderr
     assert not marker.exists()
     # ... which MLflow's default would have unpickled: the vector is live.
     pyfunc_load_in_subprocess(project.model_dir, allow_pickle="true")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow.pyfunc
@@ -28,6 +30,15 @@ from flows.tracking import TrackingConfig, ensure_experiment
 from models.estimator import BNSoftmaxClassifier
 
 FEATURES = FeatureSet(numeric=("temp", "wind", "day"), categorical=("sky",))
+
+
+@pytest.fixture(autouse=True)
+def sys_path_restored() -> Iterator[None]:
+    """mlflow.pyfunc.load_model puts the model's code/ first on sys.path; later tests (and the
+    processes they spawn, Dask workers among them) must import the installed driftune."""
+    before = list(sys.path)
+    yield
+    sys.path[:] = before
 
 
 def raw_frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
