@@ -65,6 +65,7 @@ def _quiet_environment() -> None:
         **prefect_client_bounds(prefect_timeout_s()),
     }.items():
         os.environ.setdefault(key, value)
+    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"  # no model may unpickle code
 
 
 def _print_version(asked: bool) -> None:
@@ -324,6 +325,7 @@ def predict(
     input: Annotated[Path, typer.Argument(help="CSV or Parquet file to score.")],
     output: Annotated[Path, typer.Argument(help="CSV or Parquet file to write.")],
     config: ConfigOption = DEFAULT_CONFIG,
+    overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
     """Score a file with the champion: its columns plus prediction and proba_<class>."""
     _load(config)
@@ -331,7 +333,7 @@ def predict(
         _fail(MissingFileError("no such file", path=input))
     from flows.scoring import score_file
 
-    rows = _run(lambda: score_file(config, input, output))
+    rows = _run(lambda: score_file(config, input, output, overwrite=overwrite))
     console.print(f"wrote {rows} scored rows to {output}")
 
 
@@ -393,9 +395,10 @@ def demo(
 ) -> None:
     """The whole loop on seattle-weather: tune on 2012, then replay 2013-2015 as new batches."""
     from flows.console import demo_reasons, demo_table, trial_progress
-    from flows.demo import DemoBudget, run_demo
+    from flows.demo import DemoBudget, check_demo_folder, run_demo
     from flows.prefect_api import project_api, quiet_prefect_console
 
+    _run(lambda: check_demo_folder(workdir))  # a folder the demo did not make: one line, exit 1
     budget = DemoBudget(rounds=rounds, trials_per_round=trials, max_epochs=max_epochs)
     console.print(f"[bold]driftune demo[/] in {workdir} (starts clean each run)")
 

@@ -3,7 +3,9 @@
 A first tune on 2012 makes the champion. Then each later year lands as a new file in the demo's
 incoming folder; a drift check compares it with the champion's reference; drift starts a
 warm-started retune, and the gate decides. Every run starts clean: the demo folder
-(``.driftune/demo`` by default) is removed first, so running it twice gives the same story.
+(``.driftune/demo`` by default) is removed first, so running it twice gives the same story. Only
+a folder that carries the marker file a demo writes (``.driftune-demo``) is ever removed; any
+other existing path is refused, so a mistyped ``--workdir`` cannot delete a user's files.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from data.errors import DriftuneError
 from data.loading import load
 from data.samples import sample_path
 from data.schema import DatasetSpec
@@ -26,6 +29,12 @@ from flows.project import tracking_config
 from flows.retune import RetuneRequest, retune
 
 FIRST_YEAR, REPLAYED_YEARS = 2012, (2013, 2014, 2015)
+MARKER = ".driftune-demo"
+MARKER_TEXT = "Made by `driftune demo`, which deletes and recreates this folder on each run.\n"
+
+
+class DemoFolderError(DriftuneError):
+    """The demo's --workdir is a path the demo did not make; nothing was deleted."""
 
 
 @dataclass(frozen=True)
@@ -37,8 +46,9 @@ class DemoBudget:
 
 def write_demo_project(workdir: Path, budget: DemoBudget) -> Path:
     """A fresh project folder: config, an empty incoming folder; returns the config path."""
-    shutil.rmtree(workdir, ignore_errors=True)
+    clear_demo_folder(workdir)
     (workdir / "incoming").mkdir(parents=True)
+    (workdir / MARKER).write_text(MARKER_TEXT)
     config = {
         "name": "seattle-weather-demo",
         "dataset": {"path": "incoming", "label": "weather", "time": "date", "every": "file"},
@@ -55,6 +65,35 @@ def write_demo_project(workdir: Path, budget: DemoBudget) -> Path:
     path = workdir / "driftune.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+def check_demo_folder(workdir: Path) -> bool:
+    """Whether ``workdir`` is an earlier demo's folder to remove; refuse other existing paths.
+
+    False when it is absent or empty (used as it is); DemoFolderError for anything else.
+    """
+    if not (workdir.exists() or workdir.is_symlink()):
+        return False
+    if workdir.is_dir() and not workdir.is_symlink():
+        marker = workdir / MARKER
+        if marker.is_file() and not marker.is_symlink():
+            return True
+        if not any(workdir.iterdir()):
+            return False
+    raise DemoFolderError(
+        f"{workdir} exists and is not a folder an earlier `driftune demo` made (it has no "
+        f"{MARKER} file): nothing was deleted; pick another --workdir"
+    )
+
+
+def clear_demo_folder(workdir: Path) -> None:
+    """Remove an earlier demo's folder; refuse every other existing path, deleting nothing."""
+    if not check_demo_folder(workdir):
+        return
+    try:
+        shutil.rmtree(workdir)
+    except OSError as error:
+        raise DemoFolderError(f"cannot remove the earlier demo in {workdir}: {error}") from None
 
 
 def land_year(workdir: Path, seattle: pd.DataFrame, year: int) -> None:

@@ -1,26 +1,36 @@
-"""The champion as an MLflow pyfunc model: preprocessing and network, loaded without pickle.
+"""The champion as files: three artifacts driftune reads as data, and a pyfunc for MLflow's tools.
 
-``mlflow.pyfunc.load_model(uri).predict(frame)`` takes a raw pandas DataFrame with the original
-feature columns (categorical values and missing values included) and returns a DataFrame with a
-``prediction`` column (the class label) and one ``proba_<class>`` column per class.
+A logged model holds three artifact files: ``network.json`` (the architecture, the classes and
+the feature columns), ``weights.pt`` (a plain state_dict) and ``preprocessor.skops`` (the fitted
+ColumnTransformer). Nothing in them is a pickle or code. Their SHA-256 is recorded when the
+model is logged, and the registry keeps it on the model version.
 
-Nothing in the model is a pickle, so loading it cannot run arbitrary code from the artifact store:
-- the pyfunc wrapper is logged as code ("models from code"): loading runs this module's
-  ``DriftuneModel``, shipped with the model under ``code/`` together with the models and data
-  packages it needs;
-- the network's weights are a plain state_dict read with ``torch.load(weights_only=True)``, its
-  shape and classes a JSON file;
-- the fitted ColumnTransformer is a skops file, loaded only when every type it names is either
-  one skops trusts by default (scikit-learn, numpy) or in ``TRUSTED_TYPES``.
+Two ways to load a model, trusting different things:
+- driftune itself (predict, the gate, check-drift, serve) calls ``load_scorer``: it downloads
+  only the three artifact files, checks each against its recorded SHA-256, then reads them with
+  the installed driftune code (``flows.model_files``: a strictly checked, bounded description,
+  ``torch.load(weights_only=True)`` checked against the architecture's shapes, skops with its
+  trusted types). Nothing stored in the artifact store runs, whatever anyone wrote there.
+- ``mlflow.pyfunc.load_model(uri)`` (and ``mlflow models serve``), for MLflow's ecosystem and
+  without driftune installed: the model is logged as code ("models from code"), so loading it
+  *runs* the stored ``driftune_model.py`` and the ``code/`` folder beside it, then reads the
+  artifacts the same strict way. That path trusts whoever can write to the artifact store, as
+  every MLflow pyfunc model does; use it only on a store you control. ``predict(frame)`` takes a
+  raw pandas DataFrame with the original feature columns (categorical and missing values
+  included) and returns a ``prediction`` column and one ``proba_<class>`` column per class.
+
+MLflow deserializes cloudpickled models by default; ``forbid_pickle_models`` turns that off for
+the process, so even an ``MLmodel`` rewritten to name a pickle cannot run one through MLflow.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import sys
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -33,19 +43,26 @@ import skops.io
 import torch
 from mlflow import MlflowClient
 from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
-from mlflow.pyfunc import PyFuncModel
 from mlflow.pyfunc.model import PythonModel
 from mlflow.types.schema import AnyType, ColSpec, Schema
 from sklearn.compose import ColumnTransformer
 
-from data.errors import DriftuneError
 from data.schema import FeatureSet
-from models.classifier import ACTIVATIONS, BNBlock, BNSoftmaxNet
+from flows import model_files
+from flows.model_files import (
+    ARTIFACT_FILES,
+    NETWORK_FILE,
+    PREPROCESSOR_FILE,
+    WEIGHTS_FILE,
+    ModelLoadError,
+    first_line,
+)
+from models.classifier import BNSoftmaxNet
 from models.estimator import BNSoftmaxClassifier
 
-NETWORK_FILE, WEIGHTS_FILE, PREPROCESSOR_FILE = "network.json", "weights.pt", "preprocessor.skops"
-TRUSTED_TYPES = frozenset({"data.preprocessing._as_object", "numpy.dtype"})
+PICKLE_SETTING = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"  # MLflow 3 reads it at every load
 # Distributions the model needs at load time, pinned to the versions that saved it. Listing them
 # spares MLflow's requirement inference, which loads the model in a subprocess (about 6 s).
 REQUIREMENTS = ("mlflow", "torch", "scikit-learn", "pandas", "numpy", "scipy", "skops")
@@ -57,10 +74,6 @@ from flows.packaging import DriftuneModel
 
 set_model(DriftuneModel())
 '''
-
-
-class ModelLoadError(DriftuneError):
-    """A logged model that cannot be loaded safely or completely."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,10 @@ class Scorer:
             out[f"proba_{label}"] = proba[:, position]
         return out
 
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``score`` under the name a pyfunc model gives it, for callers of either."""
+        return self.score(frame)
+
     @classmethod
     def from_estimator(
         cls, estimator: BNSoftmaxClassifier, preprocessor: ColumnTransformer, features: FeatureSet
@@ -97,50 +114,34 @@ class Scorer:
     def save(self, folder: Path) -> dict[str, str]:
         """Write the three artifact files; returns MLflow's artifacts mapping."""
         network = {
-            "architecture": _architecture(self.network),
+            "architecture": model_files.describe_network(self.network),
             "classes": list(self.classes),
             "numeric": list(self.features.numeric),
             "categorical": list(self.features.categorical),
         }
-        paths = {name: folder / name for name in (NETWORK_FILE, WEIGHTS_FILE, PREPROCESSOR_FILE)}
+        paths = {name: folder / name for name in ARTIFACT_FILES}
         paths[NETWORK_FILE].write_text(json.dumps(network, indent=2))
         torch.save(self.network.state_dict(), paths[WEIGHTS_FILE])
         skops.io.dump(self.preprocessor, paths[PREPROCESSOR_FILE])
         return {name: str(path) for name, path in paths.items()}
 
     @classmethod
-    def load(cls, artifacts: dict[str, str]) -> Scorer:
-        spec = json.loads(Path(artifacts[NETWORK_FILE]).read_text())
-        network = BNSoftmaxNet(**spec["architecture"])
-        state = torch.load(artifacts[WEIGHTS_FILE], weights_only=True)
+    def load(cls, artifacts: Mapping[str, str | Path]) -> Scorer:
+        """Read the three artifact files as data (see flows.model_files); nothing in them runs."""
+        paths = {name: Path(artifacts[name]) for name in ARTIFACT_FILES}
+        spec = model_files.read_network(paths[NETWORK_FILE])
+        state = model_files.read_weights(paths[WEIGHTS_FILE], spec.architecture)
+        preprocessor = model_files.read_preprocessor(paths[PREPROCESSOR_FILE])
+        width = model_files.encoded_width(preprocessor)
+        if width != spec.architecture["n_features"]:
+            raise ModelLoadError(
+                f"{PREPROCESSOR_FILE} makes {width} columns, but {NETWORK_FILE}'s "
+                f"architecture.n_features is {spec.architecture['n_features']}"
+            )
+        network = BNSoftmaxNet(**spec.architecture)
         network.load_state_dict(state)
         network.eval()
-        untrusted = set(skops.io.get_untrusted_types(file=artifacts[PREPROCESSOR_FILE]))
-        if untrusted - TRUSTED_TYPES:
-            raise ModelLoadError(
-                f"the preprocessor names types driftune does not trust: {sorted(untrusted)}"
-            )
-        preprocessor = skops.io.load(artifacts[PREPROCESSOR_FILE], trusted=sorted(untrusted))
-        features = FeatureSet(tuple(spec["numeric"]), tuple(spec["categorical"]))
-        return cls(preprocessor, network, tuple(spec["classes"]), features)
-
-
-def _architecture(network: BNSoftmaxNet) -> dict[str, Any]:
-    blocks = [block for block in network.hidden if isinstance(block, BNBlock)]
-    first = blocks[0] if blocks else None
-    return {
-        "n_features": first.linear.in_features if first else network.output.in_features,
-        "n_classes": network.output.out_features,
-        "n_layers": len(blocks),
-        "hidden_units": first.linear.out_features if first else 0,
-        "activation": _activation_name(first.activation) if first else "relu",
-        "bn_momentum": first.bn.momentum if first else 0.1,
-        "eps": first.bn.eps if first else 1e-5,
-    }
-
-
-def _activation_name(module: torch.nn.Module) -> str:
-    return next(name for name, kind in ACTIVATIONS.items() if type(module) is kind)
+        return cls(preprocessor, network, spec.classes, spec.features)
 
 
 class DriftuneModel(PythonModel):
@@ -199,7 +200,7 @@ def input_schema(frame: pd.DataFrame, features: FeatureSet) -> Schema:
 
 
 def _stage_code(target: Path) -> list[str]:
-    """Copy the Python sources the model runs (flows.packaging, models, data) for code_paths."""
+    """Copy the Python sources the pyfunc runs (its flows modules, models, data) for code_paths."""
     root = Path(__file__).resolve().parent.parent
     for package in CODE_PACKAGES:
         shutil.copytree(
@@ -208,7 +209,7 @@ def _stage_code(target: Path) -> list[str]:
             ignore=lambda _dir, names: [n for n in names if _not_source(Path(_dir) / n)],
         )
     (target / "flows").mkdir()
-    for name in ("__init__.py", "packaging.py"):
+    for name in ("__init__.py", "packaging.py", "model_files.py"):
         shutil.copy2(root / "flows" / name, target / "flows" / name)
     return [str(target / name) for name in (*CODE_PACKAGES, "flows")]
 
@@ -223,11 +224,12 @@ def pinned_requirements() -> list[str]:
 
 @dataclass(frozen=True)
 class LoggedModelRef:
-    """A model logged under a run: its MLflow 3 model id and the URI that loads it."""
+    """A model logged under a run: its MLflow 3 model id, where it lies, its files' SHA-256."""
 
     model_id: str
     run_id: str
     artifact_location: str
+    sha256: Mapping[str, str] = field(default_factory=dict)  # artifact file name -> hex digest
 
     @property
     def uri(self) -> str:
@@ -254,26 +256,57 @@ def log_model(
     )
     try:
         with tempfile.TemporaryDirectory(prefix="driftune-log-") as folder:
-            save_model(Path(folder) / "model", scorer, input_example)
-            client.log_model_artifacts(model.model_id, str(Path(folder) / "model"))
+            local = Path(folder) / "model"
+            save_model(local, scorer, input_example)
+            sha256 = model_files.artifact_hashes(local / "artifacts")
+            client.log_model_artifacts(model.model_id, str(local))
         client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])
     except BaseException:
         client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
         raise
     client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
-    return LoggedModelRef(model.model_id, run_id, str(model.artifact_location))
+    return LoggedModelRef(model.model_id, run_id, str(model.artifact_location), sha256)
 
 
-def load_model(client: MlflowClient, artifact_uri: str) -> PyFuncModel:
-    """Download a model's artifacts through the client's store and load them as a pyfunc."""
-    with tempfile.TemporaryDirectory(prefix="driftune-load-") as folder:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=artifact_uri, dst_path=folder, tracking_uri=client.tracking_uri
+def load_scorer(
+    client: MlflowClient, artifact_uri: str, sha256: Mapping[str, str], what: str
+) -> Scorer:
+    """The model at ``artifact_uri`` read as data; ``what`` names it in every refusal.
+
+    Only the three artifact files are downloaded (never MLmodel, driftune_model.py or code/),
+    each is checked against the SHA-256 recorded at registration before it is parsed, and they
+    are read by the installed driftune code.
+    """
+    missing = [name for name in ARTIFACT_FILES if name not in sha256]
+    if missing:
+        raise ModelLoadError(
+            f"{what} has no recorded SHA-256 of {', '.join(missing)} (it was registered before "
+            "driftune recorded them), so it cannot be verified: re-register it"
         )
-        # load_context reads every artifact into memory, so the folder may go afterwards.
-        model: PyFuncModel = mlflow.pyfunc.load_model(local)
-        # MLflow prepended the model's code/ folder to sys.path; in this process flows, models
-        # and data are imported already, so drop the entry rather than leave one per load.
-        code = str(Path(local) / "code")
-        sys.path[:] = [entry for entry in sys.path if entry != code]
-        return model
+    forbid_pickle_models()
+    with tempfile.TemporaryDirectory(prefix="driftune-load-") as folder:
+        paths = {
+            name: _download(client, artifact_uri, name, Path(folder), what)
+            for name in ARTIFACT_FILES
+        }
+        try:
+            model_files.verify_hashes(paths, sha256)
+            return Scorer.load(paths)
+        except ModelLoadError as error:
+            raise ModelLoadError(f"{what}: {error}; nothing was loaded") from None
+
+
+def _download(client: MlflowClient, artifact_uri: str, name: str, folder: Path, what: str) -> Path:
+    uri = f"{artifact_uri.rstrip('/')}/artifacts/{name}"
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=uri, dst_path=str(folder), tracking_uri=client.tracking_uri
+        )
+    except (MlflowException, OSError) as error:
+        raise ModelLoadError(f"{what}: cannot read {uri}: {first_line(error)}") from None
+    return Path(local)
+
+
+def forbid_pickle_models() -> None:
+    """Turn MLflow's cloudpickle deserialization off in this process (MLflow allows it)."""
+    os.environ[PICKLE_SETTING] = "false"

@@ -26,14 +26,13 @@ from typing import Any
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
-from mlflow.pyfunc import PyFuncModel
 
 from data.errors import DriftuneError
 from flows import failpoints
 from flows.audit import AuditRecord, audit_exists, new_record, write_audit
 from flows.audit import find_audit as find_audit  # re-exported: a retried gate's record
 from flows.audit import list_audit as list_audit  # re-exported: the registry's history
-from flows.packaging import LoggedModelRef, load_model
+from flows.packaging import LoggedModelRef, Scorer, load_scorer
 from flows.tracking import TrackingConfig
 from models.selection import PromotionDecision
 
@@ -41,6 +40,7 @@ CHAMPION, PREVIOUS = "champion", "previous-champion"
 PENDING_TAG = "driftune.promotion_pending"
 METRIC_PREFIX = "holdout."
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
+SHA256_PREFIX = "sha256."  # + an artifact file's name: its SHA-256, recorded at registration
 
 
 class RegistryError(DriftuneError):
@@ -97,6 +97,8 @@ def register_candidate(
         tags["evaluation_error"] = evaluation_error[:5000]
     for key, value in (holdout_metrics or {}).items():
         tags[METRIC_PREFIX + key] = repr(float(value))
+    for file_name, digest in model.sha256.items():
+        tags[SHA256_PREFIX + file_name] = digest
     tags.update(extra_tags or {})
     # The concrete artifact location, not models:/<id>: given that URI, MLflow's SQL registry
     # looks the logged model up through a client on the process-global tracking URI.
@@ -247,18 +249,24 @@ def champion(client: MlflowClient, config: TrackingConfig) -> ChampionInfo | Non
     )
 
 
-def load_champion_model(client: MlflowClient, config: TrackingConfig) -> PyFuncModel:
-    """The champion as a pyfunc model, for the CLI's ``predict``."""
+def load_champion_model(client: MlflowClient, config: TrackingConfig) -> Scorer:
+    """The champion read as data (``.predict(frame)``), its files checked against their SHA-256."""
     info = champion(client, config)
     if info is None:
         raise NoChampionError(f"{config.name!r} has no champion yet: run `driftune tune` first")
     return load_version_model(client, config, info.version)
 
 
-def load_version_model(client: MlflowClient, config: TrackingConfig, version: str) -> PyFuncModel:
-    """Any registered version as a pyfunc model (the backtest scores replaced champions)."""
-    uri = str(client.get_model_version_download_uri(config.name, str(version)))
-    return load_model(client, uri)
+def load_version_model(client: MlflowClient, config: TrackingConfig, version: str) -> Scorer:
+    """A registered version read as data; its artifacts must match the SHA-256 on its tags."""
+    tags = _model_version(client, config.name, version).tags
+    sha256 = {
+        key.removeprefix(SHA256_PREFIX): value
+        for key, value in tags.items()
+        if key.startswith(SHA256_PREFIX)
+    }
+    uri = str(client.get_model_version_download_uri(config.name, version))
+    return load_scorer(client, uri, sha256, f"version {version} of {config.name!r}")
 
 
 def repair(client: MlflowClient, config: TrackingConfig) -> bool:

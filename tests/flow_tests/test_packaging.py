@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow.pyfunc
@@ -20,7 +21,7 @@ from data.schema import FeatureSet
 from flows.packaging import (
     ModelLoadError,
     Scorer,
-    load_model,
+    load_scorer,
     log_model,
     pinned_requirements,
     save_model,
@@ -29,6 +30,15 @@ from flows.tracking import TrackingConfig, ensure_experiment
 from models.estimator import BNSoftmaxClassifier
 
 FEATURES = FeatureSet(numeric=("temp", "wind", "day"), categorical=("sky",))
+
+
+@pytest.fixture(autouse=True)
+def sys_path_restored() -> Iterator[None]:
+    """mlflow.pyfunc.load_model puts the model's code/ first on sys.path; later tests (and the
+    processes they spawn, Dask workers among them) must import the installed driftune."""
+    before = list(sys.path)
+    yield
+    sys.path[:] = before
 
 
 def raw_frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -103,6 +113,7 @@ def test_model_folder_holds_no_pickle(model_folder: Path) -> None:
     } <= files
     assert {
         "code/flows/packaging.py",
+        "code/flows/model_files.py",
         "code/models/classifier.py",
         "code/data/preprocessing.py",
     } <= files
@@ -145,7 +156,7 @@ def test_a_preprocessor_with_untrusted_code_is_not_loaded(fitted, tmp_path: Path
         Scorer.load(artifacts)
 
 
-def test_log_model_through_the_client_and_load_it(
+def test_log_model_through_the_client_and_load_it_as_data(
     fitted, module_store: tuple[MlflowClient, TrackingConfig]
 ) -> None:
     client, config = module_store
@@ -157,9 +168,8 @@ def test_log_model_through_the_client_and_load_it(
     assert logged.status.to_int() == logged.status.READY.to_int()
     assert logged.source_run_id == run_id
     assert logged.params["hidden_units"] == "8"
-    before = list(sys.path)
-    model = load_model(client, logged.artifact_location)
-    assert sys.path == before
+    assert set(ref.sha256) == {"network.json", "weights.pt", "preprocessor.skops"}
+    model = load_scorer(client, logged.artifact_location, ref.sha256, "the logged model")
     new, _ = raw_frame(20, seed=4)
     out = model.predict(new)
     expected = estimator.predict(preprocessor.transform(new))

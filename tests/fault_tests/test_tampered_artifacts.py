@@ -1,0 +1,301 @@
+"""A champion tampered with in the artifact store: nothing stored runs, and a one-line refusal.
+
+Each vector writes code that would leave a marker file if it ran. driftune loads the champion
+as data (flows.model_files), so the marker never appears; where the champion's data changed,
+loading is refused with one line naming the version and the file. Vectors whose change escapes
+the SHA-256 check (someone who can also write the registry's tags) meet the strict readers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+from pathlib import Path
+
+import cloudpickle
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io
+import torch
+import yaml
+
+from data.preprocessing import make_preprocessor
+from flows.model_files import ARTIFACT_FILES, ModelLoadError
+from flows.packaging import PICKLE_SETTING, Scorer
+from flows.registry import SHA256_PREFIX, load_champion_model
+from models.classifier import BNSoftmaxNet
+from tests.fault_tests.champions import (
+    FEATURES,
+    ChampionProject,
+    assert_one_line_refusal,
+    champion_project,
+    run_cli,
+    train_scorer,
+)
+from tests.flow_tests.projects import batch
+
+
+@pytest.fixture(scope="module")
+def scorer() -> Scorer:
+    return train_scorer()
+
+
+@pytest.fixture
+def project(tmp_path: Path, template_store: Path, scorer: Scorer) -> ChampionProject:
+    return champion_project(tmp_path / "project", template_store, scorer)
+
+
+@pytest.fixture
+def marker(tmp_path: Path) -> Path:
+    return tmp_path / "injected-code-ran"
+
+
+class LeavesMarker:
+    """Unpickling this runs ``Path(marker).write_text("ran")``: the payload of every pickle."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (pathlib.Path.write_text, (pathlib.Path(self.marker), "ran"))
+
+
+def load(project: ChampionProject) -> pd.DataFrame:
+    return load_champion_model(project.client, project.tracking).predict(pd.read_csv(project.rows))
+
+
+def refusal(project: ChampionProject) -> str:
+    with pytest.raises(ModelLoadError) as caught:
+        load(project)
+    message = str(caught.value)
+    assert len(message.splitlines()) == 1, message
+    assert f"version {project.version} of 'toy'" in message
+    return message
+
+
+def predict_cli(project: ChampionProject, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        "predict", str(project.rows), str(tmp_path / "scored.csv"), "-c", str(project.config)
+    )
+
+
+def pyfunc_load_in_subprocess(
+    model_dir: Path, allow_pickle: str, *, as_driftune: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """MLflow's own loader in a fresh process (it puts the model's code/ on sys.path).
+
+    ``as_driftune`` first calls driftune's ``forbid_pickle_models``, as its processes do.
+    """
+    forbid = "from flows.packaging import forbid_pickle_models; forbid_pickle_models(); "
+    code = (forbid if as_driftune else "") + (
+        f"import mlflow.pyfunc; mlflow.pyfunc.load_model({str(model_dir)!r})"
+    )
+    env = {**os.environ, PICKLE_SETTING: allow_pickle}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_an_untampered_champion_loads_and_scores_as_trained(project: ChampionProject) -> None:
+    pd.testing.assert_frame_equal(load(project), project.expected)
+
+
+def test_an_edited_entry_point_never_runs_in_driftune_predict(
+    project: ChampionProject, marker: Path, tmp_path: Path
+) -> None:
+    injected = f"\nimport pathlib; pathlib.Path({str(marker)!r}).write_text('ran')\n"
+    for path in (
+        project.model_dir / "driftune_model.py",
+        project.model_dir / "code/flows/packaging.py",
+    ):
+        path.write_text(path.read_text() + injected)
+    result = predict_cli(project, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not marker.exists()
+    scored = pd.read_csv(tmp_path / "scored.csv")
+    assert list(scored["prediction"]) == list(project.expected["prediction"])
+    # The vector is live: MLflow's models-from-code loader runs the stored file, which is why
+    # driftune never loads the champion through it (the pyfunc flavour trusts the store).
+    pyfunc_load_in_subprocess(project.model_dir, allow_pickle="false")
+    assert marker.read_text() == "ran"
+
+
+def _rewrite_mlmodel_to_a_pickle(project: ChampionProject, marker: Path) -> None:
+    (project.model_dir / "python_model.pkl").write_bytes(cloudpickle.dumps(LeavesMarker(marker)))
+    mlmodel = project.model_dir / "MLmodel"
+    spec = yaml.safe_load(mlmodel.read_text())
+    flavour = spec["flavors"]["python_function"]
+    flavour.pop("model_code_path")
+    flavour.update(loader_module="mlflow.pyfunc.model", python_model="python_model.pkl")
+    flavour["cloudpickle_version"] = cloudpickle.__version__
+    mlmodel.write_text(yaml.safe_dump(spec))
+
+
+def test_an_mlmodel_naming_a_pickle_runs_nothing(project: ChampionProject, marker: Path) -> None:
+    _rewrite_mlmodel_to_a_pickle(project, marker)
+    pd.testing.assert_frame_equal(load(project), project.expected)  # MLmodel is never read
+    assert not marker.exists()
+    # With driftune's setting, even MLflow's own loader refuses the pickle ...
+    refused = pyfunc_load_in_subprocess(project.model_dir, allow_pickle="true", as_driftune=True)
+    assert refused.returncode != 0 and "pickle is disallowed" in refused.stderr, refused.stderr
+    assert not marker.exists()
+    # ... which MLflow's default would have unpickled: the vector is live.
+    pyfunc_load_in_subprocess(project.model_dir, allow_pickle="true")
+    assert marker.read_text() == "ran"
+
+
+def _description(project: ChampionProject) -> dict:
+    return json.loads(project.artifact("network.json").read_text())
+
+
+def _rewrite_description(project: ChampionProject, edit: dict, retag: bool = True) -> None:
+    description = _description(project)
+    for dotted, value in edit.items():
+        *parents, key = dotted.split(".")
+        node = description
+        for parent in parents:
+            node = node[parent]
+        if value is DELETE:
+            del node[key]
+        else:
+            node[key] = value
+    project.artifact("network.json").write_text(json.dumps(description))
+    if retag:
+        project.retag("network.json")
+
+
+DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        ({"architecture.hidden_units": 1e9}, "architecture.hidden_units"),
+        ({"architecture.hidden_units": 10**9}, "architecture.hidden_units"),
+        ({"architecture.n_layers": 64, "architecture.hidden_units": 65_536}, "parameters"),
+        ({"architecture.n_layers": -1}, "architecture.n_layers"),
+        ({"architecture.n_features": "3"}, "architecture.n_features"),
+        ({"architecture.n_classes": True}, "architecture.n_classes"),
+        ({"architecture.activation": "os.system"}, "architecture.activation"),
+        ({"architecture.bn_momentum": float("nan")}, "architecture.bn_momentum"),
+        ({"architecture.eps": 0}, "architecture.eps"),
+        ({"architecture.dropout": 0.5}, "unknown key architecture.dropout"),
+        ({"architecture.n_classes": DELETE}, "missing key architecture.n_classes"),
+        ({"loader": "os.system"}, "unknown key loader"),
+        ({"classes": ["no", "yes", "maybe"]}, "classes"),
+        ({"numeric": [["x1"]]}, "numeric"),
+        ({"categorical": ["x1"]}, "disjoint"),
+    ],
+)
+def test_an_out_of_bounds_or_unknown_description_is_refused_by_key(
+    project: ChampionProject, edit: dict, named: str
+) -> None:
+    _rewrite_description(project, edit)
+    message = refusal(project)
+    assert "network.json" in message and named in message
+
+
+def test_a_description_that_is_not_json_is_refused(project: ChampionProject) -> None:
+    project.artifact("network.json").write_text("[" * 100_000)
+    project.retag("network.json")
+    assert "network.json is not valid JSON" in refusal(project)
+
+
+def test_weights_of_the_wrong_shape_are_refused(project: ChampionProject) -> None:
+    wrong = BNSoftmaxNet(n_features=5, n_classes=2, n_layers=1, hidden_units=3)
+    torch.save(wrong.state_dict(), project.artifact("weights.pt"))
+    project.retag("weights.pt")
+    message = refusal(project)
+    assert "weights.pt: tensor 'hidden.0.linear.weight' is (3, 5)" in message
+    assert "needs (8, 5)" in message
+
+
+@pytest.mark.parametrize("change", ["extra tensor", "float64"])
+def test_weights_with_other_tensors_or_dtypes_are_refused(
+    project: ChampionProject, change: str
+) -> None:
+    state = torch.load(project.artifact("weights.pt"), weights_only=True)
+    if change == "extra tensor":
+        state["hidden.1.linear.weight"] = torch.zeros(8, 8)
+    else:
+        state = {key: value.double() for key, value in state.items()}
+    torch.save(state, project.artifact("weights.pt"))
+    project.retag("weights.pt")
+    message = refusal(project)
+    assert "weights.pt" in message
+    assert ("hidden.1.linear.weight" if change == "extra tensor" else "torch.float64") in message
+
+
+def test_a_pickle_in_the_weights_never_runs(project: ChampionProject, marker: Path) -> None:
+    state = torch.load(project.artifact("weights.pt"), weights_only=True)
+    torch.save({**state, "output.bias": LeavesMarker(marker)}, project.artifact("weights.pt"))
+    project.retag("weights.pt")
+    assert "weights.pt is not a plain state_dict of tensors" in refusal(project)
+    assert not marker.exists()
+    torch.load(project.artifact("weights.pt"), weights_only=False)  # the vector is live
+    assert marker.read_text() == "ran"
+
+
+def test_a_preprocessor_naming_an_untrusted_type_is_refused(
+    project: ChampionProject, marker: Path
+) -> None:
+    frame = batch(np.random.default_rng(0), "2024-01-01")
+    preprocessor = make_preprocessor(FEATURES).fit(frame)
+    as_text = preprocessor.named_transformers_["categorical"].steps[0][1]
+    as_text.func = os.system  # would run `os.system(frame)` on every prediction
+    skops.io.dump(preprocessor, project.artifact("preprocessor.skops"))
+    project.retag("preprocessor.skops")
+    message = refusal(project)
+    assert "preprocessor.skops names types driftune does not trust: ['posix.system']" in message
+
+
+def test_a_preprocessor_that_is_a_pickle_is_refused(project: ChampionProject, marker: Path) -> None:
+    project.artifact("preprocessor.skops").write_bytes(cloudpickle.dumps(LeavesMarker(marker)))
+    project.retag("preprocessor.skops")
+    assert "preprocessor.skops is not a skops file" in refusal(project)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ARTIFACT_FILES)
+def test_any_artifact_changed_after_registration_is_refused(
+    project: ChampionProject, name: str
+) -> None:
+    path = project.artifact(name)
+    path.write_bytes(path.read_bytes() + b"\n")  # one byte more, and nothing else
+    message = refusal(project)
+    assert f"{name} does not match the SHA-256 recorded at registration" in message
+
+
+def test_a_replaced_description_is_refused_by_the_cli_in_one_line(
+    project: ChampionProject, tmp_path: Path
+) -> None:
+    _rewrite_description(project, {"architecture.hidden_units": 1e9}, retag=False)
+    result = predict_cli(project, tmp_path)
+    assert_one_line_refusal(result, "version 1 of 'toy'", "network.json does not match the SHA-256")
+    assert not (tmp_path / "scored.csv").exists()
+
+
+def test_a_version_without_recorded_hashes_is_refused(project: ChampionProject) -> None:
+    for name in ARTIFACT_FILES:
+        project.client.delete_model_version_tag(
+            project.tracking.name, project.version, SHA256_PREFIX + name
+        )
+    message = refusal(project)
+    assert "has no recorded SHA-256" in message and "re-register" in message
+
+
+def test_the_cli_turns_mlflow_pickle_loading_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    monkeypatch.setenv(PICKLE_SETTING, "true")
+    result = CliRunner().invoke(app, ["init", str(tmp_path / "driftune.yaml")])
+    assert result.exit_code == 0, result.output
+    assert os.environ[PICKLE_SETTING] == "false"
