@@ -300,6 +300,25 @@ def promote(
 
 
 @app.command()
+def trust(
+    version: Annotated[str, typer.Argument(help="Model version to vouch for.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Record the SHA-256 of a version registered before driftune recorded them (audited)."""
+    project = _load(config)
+    from flows.project import open_store
+    from flows.trust import trust_version
+
+    def act() -> None:
+        tracking, client = open_store(project)
+        trust_version(client, tracking, version, reason)
+        console.print(f"recorded the SHA-256 of version {version}'s data files; it loads again")
+
+    _run(act, consequence=ALIASES_KEPT)
+
+
+@app.command()
 def rollback(
     reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],
     config: ConfigOption = DEFAULT_CONFIG,

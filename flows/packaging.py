@@ -281,19 +281,24 @@ def load_scorer(
     if missing:
         raise ModelLoadError(
             f"{what} has no recorded SHA-256 of {', '.join(missing)} (it was registered before "
-            "driftune recorded them), so it cannot be verified: re-register it"
+            "driftune recorded them), so it cannot be verified: review it, then record them "
+            "with `driftune trust VERSION --reason ...`"
         )
-    forbid_pickle_models()
     with tempfile.TemporaryDirectory(prefix="driftune-load-") as folder:
-        paths = {
-            name: _download(client, artifact_uri, name, Path(folder), what)
-            for name in ARTIFACT_FILES
-        }
+        paths = download_artifact_files(client, artifact_uri, Path(folder), what)
         try:
             model_files.verify_hashes(paths, sha256)
             return Scorer.load(paths)
         except ModelLoadError as error:
             raise ModelLoadError(f"{what}: {error}; nothing was loaded") from None
+
+
+def download_artifact_files(
+    client: MlflowClient, artifact_uri: str, folder: Path, what: str
+) -> dict[str, Path]:
+    """The model's three data files, and nothing else of it, downloaded into ``folder``."""
+    forbid_pickle_models()
+    return {name: _download(client, artifact_uri, name, folder, what) for name in ARTIFACT_FILES}
 
 
 def _download(client: MlflowClient, artifact_uri: str, name: str, folder: Path, what: str) -> Path:

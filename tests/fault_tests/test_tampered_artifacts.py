@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ import yaml
 from data.preprocessing import make_preprocessor
 from flows.model_files import ARTIFACT_FILES, ModelLoadError
 from flows.packaging import PICKLE_SETTING, Scorer
-from flows.registry import SHA256_PREFIX, load_champion_model
+from flows.registry import SHA256_PREFIX, list_audit, load_champion_model
 from models.classifier import BNSoftmaxNet
 from tests.fault_tests.champions import (
     FEATURES,
@@ -285,7 +286,40 @@ def test_a_version_without_recorded_hashes_is_refused(project: ChampionProject) 
             project.tracking.name, project.version, SHA256_PREFIX + name
         )
     message = refusal(project)
-    assert "has no recorded SHA-256" in message and "re-register" in message
+    assert "has no recorded SHA-256" in message and "driftune trust" in message
+
+
+def test_trust_records_the_hashes_of_a_reviewed_version_once(
+    project: ChampionProject, tmp_path: Path
+) -> None:
+    for name in ARTIFACT_FILES:
+        project.client.delete_model_version_tag(
+            project.tracking.name, project.version, SHA256_PREFIX + name
+        )
+    trusted = run_cli("trust", project.version, "--reason", "reviewed", "-c", str(project.config))
+    assert trusted.returncode == 0, trusted.stdout + trusted.stderr
+    scored = predict_cli(project, tmp_path)
+    assert scored.returncode == 0, scored.stdout + scored.stderr
+    events = [r for r in list_audit(project.client, project.tracking) if r.event == "trust"]
+    assert [(r.version, r.reason) for r in events] == [(project.version, "reviewed")]
+    again = run_cli("trust", project.version, "--reason", "twice", "-c", str(project.config))
+    assert again.returncode == 1 and "recorded already" in again.stdout
+
+
+def test_trust_refuses_a_version_whose_files_are_not_plain_data(
+    project: ChampionProject, marker: Path
+) -> None:
+    for name in ARTIFACT_FILES:
+        project.client.delete_model_version_tag(
+            project.tracking.name, project.version, SHA256_PREFIX + name
+        )
+    with project.artifact("weights.pt").open("wb") as handle:
+        pickle.dump(LeavesMarker(marker), handle)
+    refused = run_cli("trust", project.version, "--reason", "reviewed", "-c", str(project.config))
+    assert refused.returncode == 1 and "Traceback" not in refused.stdout + refused.stderr
+    assert not marker.exists()
+    tags = project.client.get_model_version(project.tracking.name, project.version).tags
+    assert not any(key.startswith(SHA256_PREFIX) for key in tags)
 
 
 def test_the_cli_turns_mlflow_pickle_loading_off(
