@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger
 from pydantic import BaseModel, ConfigDict
 
 from data.loading import Batch, batches
-from flows import monitoring, reports, searches, tasks
+from flows import failpoints, monitoring, reports, searches, tasks
 from flows.config import ProjectConfig, load_config
 from flows.locking import RetuneBusyError
 from flows.project import open_store
@@ -56,6 +56,7 @@ def check_drift(request: DriftCheckRequest) -> dict[str, Any]:
     drifted = report.drifted or bool(
         config.drift.accuracy_drop and report.performance and report.performance.drifted
     )
+    failpoints.reached("before-log-check")
     run_id, ours = tasks.log_drift(
         client,
         tracking,
