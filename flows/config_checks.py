@@ -98,14 +98,13 @@ def check_every(rule: str | int) -> str | int:
 
 def check_fixed_settings(fixed: Mapping[str, Any]) -> None:
     """search.fixed: known estimator settings with values the estimator accepts."""
-    from models.estimator import BNSoftmaxClassifier
+    from models.settings import DEFAULTS, check_settings
 
-    defaults = BNSoftmaxClassifier().get_params()
-    unknown = sorted(set(fixed) - set(defaults))
+    unknown = sorted(set(fixed) - set(DEFAULTS))
     if unknown:
-        raise ValueError(f"unknown estimator settings {unknown}; known: {sorted(defaults)}")
+        raise ValueError(f"unknown estimator settings {unknown}; known: {sorted(DEFAULTS)}")
     _refuse_per_trial(fixed)
-    BNSoftmaxClassifier(**fixed).check_settings()  # a bad value fails here, not per trial
+    check_settings(fixed)  # a bad value fails here, not per trial
 
 
 def check_space_settings(space: Mapping[str, Any], fixed: Mapping[str, Any]) -> None:
@@ -114,9 +113,9 @@ def check_space_settings(space: Mapping[str, Any], fixed: Mapping[str, Any]) -> 
     ``space`` is a parsed SearchSpace; each distribution's ``edges`` (its bounds, or each of
     its choices) is checked with the ``fixed`` settings beside it, as a trial would build it.
     """
-    from models.estimator import BNSoftmaxClassifier
+    from models.settings import DEFAULTS as defaults
+    from models.settings import check_settings
 
-    defaults = BNSoftmaxClassifier().get_params()
     unknown = sorted(set(space) - set(defaults))
     if unknown:
         searchable = [name for name in defaults if name not in PER_TRIAL_SETTINGS]
@@ -129,7 +128,7 @@ def check_space_settings(space: Mapping[str, Any], fixed: Mapping[str, Any]) -> 
             problem = _setting_problem(name, value, defaults[name])
             if problem is None:
                 try:
-                    BNSoftmaxClassifier(**{**fixed, name: value}).check_settings()
+                    check_settings({**fixed, name: value})
                 except (ValueError, TypeError) as error:
                     problem = str(error)
             if problem is not None:

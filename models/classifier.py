@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from models.init import glorot_normal_
+from models.settings import check_shape
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -103,18 +104,3 @@ class BNSoftmaxNet(nn.Module):
                 return torch.softmax(self(x), dim=1)
         finally:
             self.train(was_training)
-
-
-def check_shape(
-    n_features: int, n_classes: int, n_layers: int, hidden_units: int, activation: str
-) -> None:
-    if n_features < 1:
-        raise ValueError(f"n_features must be at least 1, got {n_features}")
-    if n_classes < 2:
-        raise ValueError(f"n_classes must be at least 2, got {n_classes}")
-    if n_layers < 0:
-        raise ValueError(f"n_layers must be 0 or more, got {n_layers}")
-    if n_layers > 0 and hidden_units < 1:
-        raise ValueError(f"hidden_units must be at least 1, got {hidden_units}")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")

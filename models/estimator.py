@@ -14,7 +14,8 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from models.classifier import BNSoftmaxNet, check_shape
+from models.classifier import BNSoftmaxNet
+from models.settings import check_settings
 from models.training import History, TrainConfig, Trainer
 
 
@@ -141,14 +142,7 @@ class BNSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         The checks ``fit`` makes, plus the ranges of ``validation_fraction`` and ``bn_momentum``:
         a config that sets them for every trial fails when it loads, not once per trial.
         """
-        self._train_config()
-        check_shape(1, 2, self.n_layers, self.hidden_units, self.activation)
-        if not 0 <= self.validation_fraction < 1:
-            raise ValueError(
-                f"validation_fraction must lie in [0, 1), got {self.validation_fraction}"
-            )
-        if not 0 < self.bn_momentum <= 1:
-            raise ValueError(f"bn_momentum must lie in (0, 1], got {self.bn_momentum}")
+        check_settings(self.get_params())
 
     def _train_config(self) -> TrainConfig:
         return TrainConfig(

@@ -16,7 +16,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
+from models.settings import check_training
+
 EXPLOSION_WINDOW = 20  # fewest mini-batch steps whose mean loss is judged against the start
 # ... unless the epochs are shorter: small data gives a few batches an epoch, and a run whose
 # loss grew a million-fold must not pass as ok because it never reached 20 steps.
@@ -59,20 +60,17 @@ class TrainConfig:
     n_threads: int | None = None
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if not 0 <= self.momentum < 1 or not 0 <= self.beta2 < 1:
-            raise ValueError("momentum and beta2 must lie in [0, 1)")
-        if self.batch_size < 2:
-            raise ValueError(f"batch_size must be at least 2 for batch norm, got {self.batch_size}")
-        if self.max_epochs < 1:
-            raise ValueError(f"max_epochs must be at least 1, got {self.max_epochs}")
-        if self.patience is not None and self.patience < 1:
-            raise ValueError(f"patience must be at least 1 or None, got {self.patience}")
-        if self.lr_decay < 0 or self.weight_decay < 0:
-            raise ValueError("lr_decay and weight_decay must be non-negative")
+        check_training(
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
+            momentum=self.momentum,
+            beta2=self.beta2,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            lr_decay=self.lr_decay,
+            weight_decay=self.weight_decay,
+        )
 
 
 @dataclass

@@ -131,3 +131,12 @@ def test_segment_training_through_the_estimator_resumes() -> None:
     trainer.train(3)
     stepwise.finish_training(trainer, seconds=0.0)
     np.testing.assert_array_equal(whole.predict_proba(X), stepwise.predict_proba(X))
+
+
+def test_the_torch_free_settings_match_the_estimator_and_the_network() -> None:
+    """models/settings.py restates the defaults and names; the two must never part ways."""
+    from models.classifier import ACTIVATIONS
+    from models.settings import ACTIVATION_NAMES, DEFAULTS
+
+    assert BNSoftmaxClassifier().get_params() == DEFAULTS
+    assert ACTIVATION_NAMES == tuple(ACTIVATIONS)
