@@ -82,7 +82,8 @@ def check_demo_folder(workdir: Path) -> bool:
             return False
     raise DemoFolderError(
         f"{workdir} exists and is not a folder an earlier `driftune demo` made (it has no "
-        f"{MARKER} file): nothing was deleted; pick another --workdir"
+        f"{MARKER} file): nothing was deleted; pick another --workdir (or delete it yourself "
+        "if an older driftune made it before demos were marked)"
     )
 
 
