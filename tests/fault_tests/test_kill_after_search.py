@@ -95,3 +95,29 @@ def test_a_kill_after_the_search_resumes_the_step_it_was_in(
         assert info.version == "1"
     model = client.get_registered_model(tracking.name)
     assert "driftune.promotion_pending" not in model.tags
+
+
+def test_a_check_drift_killed_in_its_retune_is_resumed_by_the_next_check(
+    tmp_path: Path, prefect_api_url: str
+) -> None:
+    """The batch counts as checked once logged: only the pending retune brings the retune back."""
+    config = make_project(tmp_path, drift={"accuracy_drop": False})
+    land(tmp_path, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
+    assert _tune(config, prefect_api_url).returncode == 0
+    land(tmp_path, "b-2024-02", batch(np.random.default_rng(1), "2024-02-01", shift=3.0))
+    env = cli_env(prefect_api_url, DRIFTUNE_FAILPOINT="after-register")
+    killed = run("check-drift", "-c", str(config), env=env)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    again = run("check-drift", "-c", str(config), env=cli_env(prefect_api_url))
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert "resumed the retune" in again.stdout
+    tracking, client = open_store(load_config(config))
+    monitoring = ensure_experiment(client, tracking, "monitoring")
+    (check,) = all_runs(client, [monitoring], "")
+    assert check.data.tags["retune_outcome"].startswith(("promoted", "refused"))
+    drift_searches = [r for r in _searches(config) if r.data.tags["trigger"] == "drift"]
+    assert len(drift_searches) == 1 and drift_searches[0].info.status == "FINISHED"
+    assert len(client.search_model_versions(f"name = '{tracking.name}'")) == 2
+    # Once its outcome is recorded, the check is done: a third check finds nothing new.
+    third = run("check-drift", "-c", str(config), env=cli_env(prefect_api_url))
+    assert third.returncode == 0 and "nothing new" in third.stdout
