@@ -53,6 +53,7 @@ bench: setup
 	$(BIN)/python bench/tracking_overhead.py
 	$(BIN)/python bench/drift_speed.py
 	$(BIN)/python bench/cli_latency.py
+	$(BIN)/python bench/backtest.py
 
 lint-fix: setup
 	$(BIN)/ruff check --fix .

@@ -25,6 +25,7 @@ from models.estimator import BNSoftmaxClassifier
 from models.selection import TrialResult
 from models.strategies import BabysitterRules, Decision, Ruling, decide
 from models.training import Snapshot, Trainer
+from models.trial import estimator_settings
 
 
 class Babysitter:
@@ -70,12 +71,13 @@ class Babysitter:
         self, X_train: ArrayLike, y_train: ArrayLike, X_val: ArrayLike, y_val: ArrayLike
     ) -> None:
         """Build the model and its trainer; the babysitter, not early stopping, ends the run."""
-        settings: dict[str, Any] = {
-            **self.params,
-            "max_epochs": self.segments * self.epochs_per_segment,
-            "patience": None,
-            "random_state": self.seed,
-        }
+        settings = estimator_settings(
+            {},
+            self.params,
+            self.seed,
+            max_epochs=self.segments * self.epochs_per_segment,
+            patience=None,
+        )
         if self.schedule is not None:
             settings["learning_rate"] = self.schedule[0]
         if self.n_threads is not None:
