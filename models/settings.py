@@ -35,32 +35,25 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def check_training(
-    *,
-    optimizer: str,
-    learning_rate: float,
-    momentum: float,
-    beta2: float,
-    batch_size: int,
-    max_epochs: int,
-    patience: int | None,
-    lr_decay: float,
-    weight_decay: float,
-) -> None:
-    """How to train: a ValueError naming the first setting out of its range."""
+def check_training(settings: Mapping[str, Any]) -> None:
+    """How to train (TrainConfig's fields): a ValueError naming the first one out of range."""
+    optimizer, learning_rate = settings["optimizer"], settings["learning_rate"]
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate}")
-    if not 0 <= momentum < 1 or not 0 <= beta2 < 1:
+    if not 0 <= settings["momentum"] < 1 or not 0 <= settings["beta2"] < 1:
         raise ValueError("momentum and beta2 must lie in [0, 1)")
-    if batch_size < 2:
-        raise ValueError(f"batch_size must be at least 2 for batch norm, got {batch_size}")
-    if max_epochs < 1:
-        raise ValueError(f"max_epochs must be at least 1, got {max_epochs}")
+    if settings["batch_size"] < 2:
+        raise ValueError(
+            f"batch_size must be at least 2 for batch norm, got {settings['batch_size']}"
+        )
+    if settings["max_epochs"] < 1:
+        raise ValueError(f"max_epochs must be at least 1, got {settings['max_epochs']}")
+    patience = settings["patience"]
     if patience is not None and patience < 1:
         raise ValueError(f"patience must be at least 1 or None, got {patience}")
-    if lr_decay < 0 or weight_decay < 0:
+    if settings["lr_decay"] < 0 or settings["weight_decay"] < 0:
         raise ValueError("lr_decay and weight_decay must be non-negative")
 
 
@@ -88,17 +81,7 @@ def check_settings(settings: Mapping[str, Any]) -> None:
     The checks ``fit`` makes, plus the ranges of ``validation_fraction`` and ``bn_momentum``.
     """
     merged = {**DEFAULTS, **settings}
-    check_training(
-        optimizer=merged["optimizer"],
-        learning_rate=merged["learning_rate"],
-        momentum=merged["momentum"],
-        beta2=merged["beta2"],
-        batch_size=merged["batch_size"],
-        max_epochs=merged["max_epochs"],
-        patience=merged["patience"],
-        lr_decay=merged["lr_decay"],
-        weight_decay=merged["weight_decay"],
-    )
+    check_training(merged)
     check_shape(1, 2, merged["n_layers"], merged["hidden_units"], merged["activation"])
     if not 0 <= merged["validation_fraction"] < 1:
         raise ValueError(

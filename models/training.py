@@ -60,17 +60,7 @@ class TrainConfig:
     n_threads: int | None = None
 
     def __post_init__(self) -> None:
-        check_training(
-            optimizer=self.optimizer,
-            learning_rate=self.learning_rate,
-            momentum=self.momentum,
-            beta2=self.beta2,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            patience=self.patience,
-            lr_decay=self.lr_decay,
-            weight_decay=self.weight_decay,
-        )
+        check_training(asdict(self))
 
 
 @dataclass
