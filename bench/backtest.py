@@ -134,6 +134,7 @@ def replay(
     make_data, dataset_overrides = DATASETS[dataset]
     overrides = _merge(_merge(dataset_overrides, VARIANTS[variant]), {"search": {"seed": seed}})
     run_folder = folder / f"{dataset}-variant{list(VARIANTS).index(variant)}-seed{seed}"
+    run_folder.mkdir(parents=True)
     config = _project(run_folder, dataset, make_data(run_folder), overrides)
     started = time.perf_counter()
     result = backtest(
@@ -289,7 +290,12 @@ def main() -> None:
     if args.controls_only or args.runs_from is not None:
         variants = []
     started = time.perf_counter()
-    runs, controls = [], []
+    runs: list[dict[str, Any]] = []
+    controls: list[dict[str, Any]] = []
+    if args.runs_from is not None:
+        runs = json.loads(args.runs_from.read_text())["runs"]
+    if args.controls_from is not None:
+        controls = json.loads(args.controls_from.read_text())["controls"]
     with tempfile.TemporaryDirectory(prefix="driftune-bench-backtest-") as scratch:
         folder = Path(scratch)
         for dataset, seeds in SEEDS.items():
@@ -300,19 +306,25 @@ def main() -> None:
                         baselines.append("random_search")
                     runs.append(replay(folder, dataset, variant, seed, baselines))
                     print(_line(runs[-1]), flush=True)
-        if args.runs_from is not None:
-            runs = json.loads(args.runs_from.read_text())["runs"]
-        if args.controls_from is not None:
-            controls = json.loads(args.controls_from.read_text())["controls"]
-        elif not args.skip_controls:
+                    _write(args.results, runs, controls, started)  # a crash keeps what ran
+        if args.controls_from is None and not args.skip_controls:
             for dataset in SEEDS:
                 for seed in CONTROL_SEEDS[:2] if args.quick else CONTROL_SEEDS:
                     controls.append(control(folder, dataset, seed))
+                    last = controls[-1]
                     print(
-                        f"control {dataset} seed {seed}: {controls[-1]['alarms']} alarms in "
-                        f"{controls[-1]['checks']} checks",
+                        f"control {dataset} seed {seed}: {last['alarms']} alarms in "
+                        f"{last['checks']} checks",
                         flush=True,
                     )
+                    _write(args.results, runs, controls, started)
+    result = _write(args.results, runs, controls, started)
+    print(json.dumps({k: result[k] for k in ("headline", "ablation", "false_alarms")}, indent=2))
+
+
+def _write(
+    path: Path, runs: list[dict[str, Any]], controls: list[dict[str, Any]], started: float
+) -> dict[str, Any]:
     result = {
         "benchmark": "backtest",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -323,9 +335,11 @@ def main() -> None:
         "runs": runs,
         "controls": controls,
     }
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(result, indent=2, default=str))
-    print(json.dumps({k: result[k] for k in ("headline", "ablation", "false_alarms")}, indent=2))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(".json.tmp")
+    staging.write_text(json.dumps(result, indent=2, default=str))
+    staging.replace(path)
+    return result
 
 
 def _line(run: Mapping[str, Any]) -> str:
