@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from mlflow import MlflowClient
 
+from data.errors import DriftuneError
 from data.profile import ReferenceProfile
 from data.window import TrainingData
 from flows import failpoints, gate, tasks
 from flows.config import ProjectConfig
+from flows.outages import ServerUnavailableError
 from flows.packaging import LoggedModelRef
 from flows.registry import ChampionInfo, load_champion_model
 from flows.tracking import TrackingConfig
@@ -59,22 +63,28 @@ def conclude(
     failpoints.reached("after-search")
     tags = client.get_run(search_run_id).data.tags
     judged = _Judged(config, data, best, searched)
-    decision = _recorded_decision(tags) or _judge(client, tracking, config, data, champion, judged)
-    client.set_tag(search_run_id, GATE_TAG, json.dumps(decision.to_dict()))
+    with _step("the promotion gate", search_run_id):
+        decision = _recorded_decision(tags) or _judge(
+            client, tracking, config, data, champion, judged
+        )
+        client.set_tag(search_run_id, GATE_TAG, json.dumps(decision.to_dict()))
     failpoints.reached("after-judge")
-    model, fit = _recorded_model(tags) or _final_model(client, search_run_id, decision, judged)
+    with _step("the final model", search_run_id):
+        model, fit = _recorded_model(tags) or _final_model(client, search_run_id, decision, judged)
     failpoints.reached("after-log-model")
-    version = tasks.register_candidate(
-        client,
-        tracking,
-        model,
-        search_run_id=search_run_id,
-        data_sha256=data.sha256,
-        decision=decision,
-        fit=fit,
-    )
+    with _step("registration", search_run_id):
+        version = tasks.register_candidate(
+            client,
+            tracking,
+            model,
+            search_run_id=search_run_id,
+            data_sha256=data.sha256,
+            decision=decision,
+            fit=fit,
+        )
     failpoints.reached("after-register")
-    record = tasks.carry_out(client, tracking, version, decision, search_run_id=search_run_id)
+    with _step(f"carrying out the verdict on version {version}", search_run_id):
+        record = tasks.carry_out(client, tracking, version, decision, search_run_id=search_run_id)
     return gate.GateOutcome(
         version=version,
         decision=decision,
@@ -83,6 +93,24 @@ def conclude(
         champion_accuracy=decision.champion_score,
         fit=fit,
     )
+
+
+class RetuneStepError(DriftuneError):
+    """A step after the search could not finish; a rerun resumes at that step."""
+
+
+@contextmanager
+def _step(name: str, search_run_id: str) -> Iterator[None]:
+    """Say which step a driftune error stopped the retune at, and that a rerun resumes there."""
+    try:
+        yield
+    except ServerUnavailableError:
+        raise  # an outage says itself, with where the champion stands
+    except DriftuneError as error:
+        raise RetuneStepError(
+            f"the retune stopped at {name} (search run {search_run_id}; the searched trials are "
+            f"kept and a rerun resumes at this step): {error}"
+        ) from error
 
 
 def _judge(

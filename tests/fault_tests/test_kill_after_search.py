@@ -121,3 +121,25 @@ def test_a_check_drift_killed_in_its_retune_is_resumed_by_the_next_check(
     # Once its outcome is recorded, the check is done: a third check finds nothing new.
     third = run("check-drift", "-c", str(config), env=cli_env(prefect_api_url))
     assert third.returncode == 0 and "nothing new" in third.stdout
+
+
+def test_a_step_that_fails_after_the_search_is_named_and_resumed_when_fixed(
+    project: Path, prefect_api_url: str
+) -> None:
+    """The champion cannot be verified at the gate: one line names the step; nothing moves."""
+    tracking, client = open_store(load_config(project))
+    recorded = client.get_model_version(tracking.name, "1").tags["sha256.network.json"]
+    client.set_model_version_tag(tracking.name, "1", "sha256.network.json", "0" * 64)
+    failed = _tune(project, prefect_api_url)
+    lines = [line for line in (failed.stdout + failed.stderr).splitlines() if line.strip()]
+    assert failed.returncode == 1 and "Traceback" not in failed.stdout + failed.stderr
+    assert any("stopped at the promotion gate" in line for line in lines), lines
+    assert any("a rerun resumes at this step" in line for line in lines), lines
+    assert len(client.search_model_versions(f"name = '{tracking.name}'")) == 1
+    assert champion(client, tracking).version == "1"  # type: ignore[union-attr]
+    search = max(_searches(project), key=lambda run: run.info.start_time)
+    assert search.info.status == "RUNNING"  # open, for the rerun to resume
+    client.set_model_version_tag(tracking.name, "1", "sha256.network.json", recorded)
+    fixed = _tune(project, prefect_api_url)
+    assert fixed.returncode == 0, fixed.stdout[-2000:] + fixed.stderr[-2000:]
+    assert len(_searches(project)) == 2  # the rerun finished that search: no third one
