@@ -6,8 +6,8 @@
 - ``weights.pt`` is read with ``torch.load(weights_only=True, mmap=True)`` (no pickle code runs;
   the tensors stay in the file until used) and every tensor is compared with the shape and dtype
   the described architecture needs before a network is built from them;
-- ``preprocessor.skops`` is read with skops, only when every type it names is one skops trusts
-  by default or in ``TRUSTED_TYPES``.
+- ``preprocessor.json`` holds the fitted preprocessing as numbers and labels
+  (``data.encoding.FeatureEncoding``), parsed strictly: nothing in it names a type to build.
 
 Every refusal is a ``ModelLoadError`` naming the file and the key, tensor or type at fault.
 """
@@ -22,17 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import skops.io
 import torch
-from sklearn.compose import ColumnTransformer
 
+from data.encoding import FeatureEncoding
 from data.errors import DriftuneError
 from data.schema import FeatureSet
 from models.classifier import ACTIVATIONS, BNBlock, BNSoftmaxNet
 
-NETWORK_FILE, WEIGHTS_FILE, PREPROCESSOR_FILE = "network.json", "weights.pt", "preprocessor.skops"
+NETWORK_FILE, WEIGHTS_FILE, PREPROCESSOR_FILE = "network.json", "weights.pt", "preprocessor.json"
 ARTIFACT_FILES = (NETWORK_FILE, WEIGHTS_FILE, PREPROCESSOR_FILE)
-TRUSTED_TYPES = frozenset({"data.preprocessing._as_object", "numpy.dtype"})
 # Far above any network a search trains (4 x 256 units is ~200 k parameters), far below what
 # would exhaust a machine's memory: 100 M float32 parameters are 400 MB.
 LIMITS = {
@@ -43,6 +41,7 @@ LIMITS = {
 }
 MAX_PARAMETERS = 100_000_000
 MAX_DESCRIPTION_BYTES = 1_000_000
+MAX_ENCODING_BYTES = 64_000_000  # up to 100,000 categories in each of many columns
 MAX_NAME_LENGTH = 1_000
 _DESCRIPTION_KEYS = frozenset({"architecture", "classes", "numeric", "categorical"})
 _ARCHITECTURE_KEYS = frozenset({*LIMITS, "activation", "bn_momentum", "eps"})
@@ -159,38 +158,22 @@ def read_weights(path: Path, architecture: Mapping[str, Any]) -> dict[str, torch
     return state
 
 
-def read_preprocessor(path: Path) -> ColumnTransformer:
-    """The fitted ColumnTransformer, loaded only when skops or driftune trusts every type in it."""
+def read_encoding(path: Path, features: FeatureSet) -> FeatureEncoding:
+    """The fitted preprocessing, for exactly the network's feature columns, in their order."""
+    if path.stat().st_size > MAX_ENCODING_BYTES:
+        raise ModelLoadError(f"{PREPROCESSOR_FILE} is larger than {MAX_ENCODING_BYTES:,} bytes")
     try:
-        untrusted = set(skops.io.get_untrusted_types(file=path))
-    except Exception as error:  # a damaged or foreign file: skops raises many kinds
+        encoding = FeatureEncoding.from_dict(json.loads(path.read_text()))
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise ModelLoadError(f"{PREPROCESSOR_FILE}: {first_line(error)}") from None
+    numeric = tuple(c.column for c in encoding.numeric)
+    categorical = tuple(c.column for c in encoding.categorical)
+    if (numeric, categorical) != (features.numeric, features.categorical):
         raise ModelLoadError(
-            f"{PREPROCESSOR_FILE} is not a skops file: {first_line(error)}"
-        ) from None
-    if untrusted - TRUSTED_TYPES:
-        raise ModelLoadError(
-            f"{PREPROCESSOR_FILE} names types driftune does not trust: "
-            f"{sorted(untrusted - TRUSTED_TYPES)}"
+            f"{PREPROCESSOR_FILE} encodes the columns {list(numeric + categorical)}, but "
+            f"{NETWORK_FILE} names {list(features.all)}"
         )
-    try:
-        preprocessor = skops.io.load(path, trusted=sorted(untrusted))
-    except Exception as error:
-        raise ModelLoadError(f"{PREPROCESSOR_FILE} cannot be read: {first_line(error)}") from None
-    if not isinstance(preprocessor, ColumnTransformer):
-        raise ModelLoadError(
-            f"{PREPROCESSOR_FILE} holds a {type(preprocessor).__name__}, not a ColumnTransformer"
-        )
-    return preprocessor
-
-
-def encoded_width(preprocessor: ColumnTransformer) -> int:
-    """How many columns the preprocessor makes: the network's n_features must match it."""
-    try:
-        return len(preprocessor.get_feature_names_out())
-    except Exception as error:  # not fitted, or a transformer that cannot name its columns
-        raise ModelLoadError(
-            f"{PREPROCESSOR_FILE} is not a fitted preprocessor: {first_line(error)}"
-        ) from None
+    return encoding
 
 
 def first_line(error: BaseException) -> str:

@@ -1,16 +1,17 @@
 """The champion as files: three artifacts driftune reads as data, and a pyfunc for MLflow's tools.
 
 A logged model holds three artifact files: ``network.json`` (the architecture, the classes and
-the feature columns), ``weights.pt`` (a plain state_dict) and ``preprocessor.skops`` (the fitted
-ColumnTransformer). Nothing in them is a pickle or code. Their SHA-256 is recorded when the
-model is logged, and the registry keeps it on the model version.
+the feature columns), ``weights.pt`` (a plain state_dict) and ``preprocessor.json`` (the fitted
+preprocessing as numbers and labels, ``data.encoding``). Nothing in them is a pickle or code.
+Their SHA-256 is recorded when the model is logged, and the registry keeps it on the version.
 
 Two ways to load a model, trusting different things:
 - driftune itself (predict, the gate, check-drift, serve) calls ``load_scorer``: it downloads
   only the three artifact files, checks each against its recorded SHA-256, then reads them with
   the installed driftune code (``flows.model_files``: a strictly checked, bounded description,
-  ``torch.load(weights_only=True)`` checked against the architecture's shapes, skops with its
-  trusted types). Nothing stored in the artifact store runs, whatever anyone wrote there.
+  ``torch.load(weights_only=True)`` checked against the architecture's shapes, a JSON of
+  numbers for the preprocessing). Nothing stored in the artifact store runs, whatever anyone
+  wrote there.
 - ``mlflow.pyfunc.load_model(uri)`` (and ``mlflow models serve``), for MLflow's ecosystem and
   without driftune installed: the model is logged as code ("models from code"), so loading it
   *runs* the stored ``driftune_model.py`` and the ``code/`` folder beside it, then reads the
@@ -39,7 +40,6 @@ import mlflow.artifacts
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
-import skops.io
 import torch
 from mlflow import MlflowClient
 from mlflow.entities import LoggedModelOutput, LoggedModelStatus
@@ -49,6 +49,7 @@ from mlflow.pyfunc.model import PythonModel
 from mlflow.types.schema import AnyType, ColSpec, Schema
 from sklearn.compose import ColumnTransformer
 
+from data.encoding import FeatureEncoding
 from data.schema import FeatureSet
 from flows import model_files
 from flows.model_files import (
@@ -65,7 +66,7 @@ from models.estimator import BNSoftmaxClassifier
 PICKLE_SETTING = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"  # MLflow 3 reads it at every load
 # Distributions the model needs at load time, pinned to the versions that saved it. Listing them
 # spares MLflow's requirement inference, which loads the model in a subprocess (about 6 s).
-REQUIREMENTS = ("mlflow", "torch", "scikit-learn", "pandas", "numpy", "scipy", "skops")
+REQUIREMENTS = ("mlflow", "torch", "scikit-learn", "pandas", "numpy", "scipy")
 CODE_PACKAGES = ("models", "data")
 ENTRY_POINT = '''"""driftune's pyfunc entry point: MLflow runs this file to build the model."""
 from mlflow.models import set_model
@@ -78,9 +79,9 @@ set_model(DriftuneModel())
 
 @dataclass(frozen=True)
 class Scorer:
-    """A fitted preprocessor, the network and its classes: raw frame in, labels and proba out."""
+    """The fitted encoding, the network and its classes: raw frame in, labels and proba out."""
 
-    preprocessor: ColumnTransformer
+    encoding: FeatureEncoding
     network: BNSoftmaxNet
     classes: tuple[Any, ...]
     features: FeatureSet
@@ -89,7 +90,7 @@ class Scorer:
         missing = [c for c in self.features.all if c not in frame.columns]
         if missing:
             raise ModelLoadError(f"the input lacks the model's feature columns {missing}")
-        X = np.asarray(self.preprocessor.transform(frame[list(self.features.all)]), np.float32)
+        X = self.encoding.transform(frame[list(self.features.all)])
         self.network.eval()
         with torch.inference_mode():
             proba = torch.softmax(self.network(torch.from_numpy(X)).double(), dim=1).numpy()
@@ -109,7 +110,8 @@ class Scorer:
         cls, estimator: BNSoftmaxClassifier, preprocessor: ColumnTransformer, features: FeatureSet
     ) -> Scorer:
         classes = tuple(np.asarray(estimator.classes_).tolist())
-        return cls(preprocessor, estimator.model_, classes, features)
+        encoding = FeatureEncoding.from_preprocessor(preprocessor, features)
+        return cls(encoding, estimator.model_, classes, features)
 
     def save(self, folder: Path) -> dict[str, str]:
         """Write the three artifact files; returns MLflow's artifacts mapping."""
@@ -122,7 +124,7 @@ class Scorer:
         paths = {name: folder / name for name in ARTIFACT_FILES}
         paths[NETWORK_FILE].write_text(json.dumps(network, indent=2))
         torch.save(self.network.state_dict(), paths[WEIGHTS_FILE])
-        skops.io.dump(self.preprocessor, paths[PREPROCESSOR_FILE])
+        paths[PREPROCESSOR_FILE].write_text(json.dumps(self.encoding.to_dict()))
         return {name: str(path) for name, path in paths.items()}
 
     @classmethod
@@ -131,17 +133,16 @@ class Scorer:
         paths = {name: Path(artifacts[name]) for name in ARTIFACT_FILES}
         spec = model_files.read_network(paths[NETWORK_FILE])
         state = model_files.read_weights(paths[WEIGHTS_FILE], spec.architecture)
-        preprocessor = model_files.read_preprocessor(paths[PREPROCESSOR_FILE])
-        width = model_files.encoded_width(preprocessor)
-        if width != spec.architecture["n_features"]:
+        encoding = model_files.read_encoding(paths[PREPROCESSOR_FILE], spec.features)
+        if encoding.width != spec.architecture["n_features"]:
             raise ModelLoadError(
-                f"{PREPROCESSOR_FILE} makes {width} columns, but {NETWORK_FILE}'s "
+                f"{PREPROCESSOR_FILE} makes {encoding.width} columns, but {NETWORK_FILE}'s "
                 f"architecture.n_features is {spec.architecture['n_features']}"
             )
         network = BNSoftmaxNet(**spec.architecture)
         network.load_state_dict(state)
         network.eval()
-        return cls(preprocessor, network, spec.classes, spec.features)
+        return cls(encoding, network, spec.classes, spec.features)
 
 
 class DriftuneModel(PythonModel):

@@ -2,7 +2,7 @@
 
 A handful of targeted reads (the registered model, the champion's version, the newest few runs of
 each experiment) and nothing that loads a model: the registry module brings the model loader
-(torch, skops), which a status line never needs. Only an alias move a crash left half done
+(torch, scikit-learn), which a status line never needs. Only an alias move a crash left half done
 loads it, to finish that move first, as every registry read does.
 """
 

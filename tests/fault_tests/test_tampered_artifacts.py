@@ -17,27 +17,22 @@ import sys
 from pathlib import Path
 
 import cloudpickle
-import numpy as np
 import pandas as pd
 import pytest
-import skops.io
 import torch
 import yaml
 
-from data.preprocessing import make_preprocessor
 from flows.model_files import ARTIFACT_FILES, ModelLoadError
 from flows.packaging import PICKLE_SETTING, Scorer
 from flows.registry import SHA256_PREFIX, list_audit, load_champion_model
 from models.classifier import BNSoftmaxNet
 from tests.fault_tests.champions import (
-    FEATURES,
     ChampionProject,
     assert_one_line_refusal,
     champion_project,
     run_cli,
     train_scorer,
 )
-from tests.flow_tests.projects import batch
 
 
 @pytest.fixture(scope="module")
@@ -241,24 +236,32 @@ def test_a_pickle_in_the_weights_never_runs(project: ChampionProject, marker: Pa
     assert marker.read_text() == "ran"
 
 
-def test_a_preprocessor_naming_an_untrusted_type_is_refused(
-    project: ChampionProject, marker: Path
-) -> None:
-    frame = batch(np.random.default_rng(0), "2024-01-01")
-    preprocessor = make_preprocessor(FEATURES).fit(frame)
-    as_text = preprocessor.named_transformers_["categorical"].steps[0][1]
-    as_text.func = os.system  # would run `os.system(frame)` on every prediction
-    skops.io.dump(preprocessor, project.artifact("preprocessor.skops"))
-    project.retag("preprocessor.skops")
-    message = refusal(project)
-    assert "preprocessor.skops names types driftune does not trust: ['posix.system']" in message
+def test_a_preprocessor_that_names_a_type_is_refused(project: ChampionProject) -> None:
+    """The skops-era vector: a description that asks for ``os.system`` to be built is no data."""
+    described = json.loads(project.artifact("preprocessor.json").read_text())
+    described["categorical"][0]["transform"] = {"type": "posix.system"}
+    project.artifact("preprocessor.json").write_text(json.dumps(described))
+    project.retag("preprocessor.json")
+    assert "preprocessor.json: unknown key 'transform' in a categorical column" in refusal(project)
 
 
 def test_a_preprocessor_that_is_a_pickle_is_refused(project: ChampionProject, marker: Path) -> None:
-    project.artifact("preprocessor.skops").write_bytes(cloudpickle.dumps(LeavesMarker(marker)))
-    project.retag("preprocessor.skops")
-    assert "preprocessor.skops is not a skops file" in refusal(project)
+    project.artifact("preprocessor.json").write_bytes(cloudpickle.dumps(LeavesMarker(marker)))
+    project.retag("preprocessor.json")
+    assert "preprocessor.json: " in refusal(project)
     assert not marker.exists()
+
+
+def test_a_preprocessor_for_other_columns_or_widths_is_refused(project: ChampionProject) -> None:
+    described = json.loads(project.artifact("preprocessor.json").read_text())
+    described["categorical"][0]["categories"].append("purple")  # one column more than the net
+    project.artifact("preprocessor.json").write_text(json.dumps(described))
+    project.retag("preprocessor.json")
+    assert "makes 6 columns, but network.json's architecture.n_features is 5" in refusal(project)
+    described["categorical"][0]["column"] = "hue"
+    project.artifact("preprocessor.json").write_text(json.dumps(described))
+    project.retag("preprocessor.json")
+    assert "encodes the columns ['x1', 'x2', 'hue']" in refusal(project)
 
 
 @pytest.mark.parametrize("name", ARTIFACT_FILES)

@@ -89,10 +89,9 @@ def test_a_promoted_configuration_is_refit_on_the_whole_window(
     assert final is not None and final.on_window and not judged.on_window
     assert final.fit.startswith(f"refit on the whole window ({len(data.window)} rows)")
     # Its preprocessing, like its network, learned from every row, the holdout's included.
-    scaler = final.scorer.preprocessor.named_transformers_["numeric"].named_steps["scale"]
-    judged_scaler = judged.scorer.preprocessor.named_transformers_["numeric"].named_steps["scale"]
-    assert scaler.n_samples_seen_ == len(data.window)
-    assert judged_scaler.n_samples_seen_ == len(data.reference)
+    for scorer, rows in ((final.scorer, data.window), (judged.scorer, data.reference)):
+        means = [column.mean for column in scorer.encoding.numeric]
+        assert means == pytest.approx(list(rows[["x1", "x2"]].mean()))
     # Same configuration and epoch count as the judged refit: the epochs named alike.
     assert final.fit.split(", ")[-1] == judged.fit.split(", ")[-1]
 
