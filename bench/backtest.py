@@ -26,7 +26,8 @@ Targets (issue 10): on both datasets driftune's mean next-batch accuracy >= the 
 refit's + 1 point, and on seattle >= 0.61; no promotion lowering the next batch's accuracy by
 more than 1 point; false alarms on at most 5% of iid checks.
 
-Run: .venv/bin/python bench/backtest.py [--quick]   ->  bench/results/backtest.json
+Run: .venv/bin/python bench/backtest.py [--quick] [--resume]   ->  bench/results/backtest.json
+(--resume keeps what an interrupted run wrote and runs the rest; each run records its commit.)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -89,6 +91,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 SEEDS = {"seattle-weather": (0, 1, 2), "rainfall": (0,)}
 CONTROL_SEEDS = tuple(range(10))
+# Each replay records the code it ran, so a --resume that spans commits says so.
+COMMIT = (
+    subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    or "unknown"
+)
 
 
 def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -146,6 +155,7 @@ def replay(
         "dataset": dataset,
         "variant": variant,
         "seed": seed,
+        "commit": COMMIT,
         "seconds": round(time.perf_counter() - started, 1),
         "rows": result["rows"],
         "summary": result["summary"],
@@ -196,6 +206,7 @@ def control(folder: Path, dataset: str, seed: int) -> dict[str, Any]:
     return {
         "dataset": dataset,
         "seed": seed,
+        "commit": COMMIT,
         "checks": len(checks),
         "alarms": sum(row["drift"] == "drift" for row in checks),
         "accuracy_drops": sum(row["accuracy_drop"] for row in checks),
@@ -285,6 +296,11 @@ def main() -> None:
     parser.add_argument(
         "--runs-from", type=Path, help="take the replays from an earlier --skip-controls run"
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the replays and controls already in --results and run only the missing ones",
+    )
     args = parser.parse_args()
     variants = ["shipped"] if args.quick else list(VARIANTS)
     if args.controls_only or args.runs_from is not None:
@@ -296,11 +312,18 @@ def main() -> None:
         runs = json.loads(args.runs_from.read_text())["runs"]
     if args.controls_from is not None:
         controls = json.loads(args.controls_from.read_text())["controls"]
+    if args.resume and args.results.exists():
+        earlier = json.loads(args.results.read_text())
+        runs, controls = earlier["runs"], earlier["controls"]
+    done = {(run["dataset"], run["variant"], run["seed"]) for run in runs}
+    checked = {(c["dataset"], c["seed"]) for c in controls}
     with tempfile.TemporaryDirectory(prefix="driftune-bench-backtest-") as scratch:
         folder = Path(scratch)
         for dataset, seeds in SEEDS.items():
             for variant in variants:
                 for seed in seeds[:1] if args.quick else seeds:
+                    if (dataset, variant, seed) in done:
+                        continue
                     baselines = ["fixed_refit", "hist_gradient_boosting"]
                     if dataset == "seattle-weather" and variant == "shipped":
                         baselines.append("random_search")
@@ -310,6 +333,8 @@ def main() -> None:
         if args.controls_from is None and not args.skip_controls:
             for dataset in SEEDS:
                 for seed in CONTROL_SEEDS[:2] if args.quick else CONTROL_SEEDS:
+                    if (dataset, seed) in checked:
+                        continue
                     controls.append(control(folder, dataset, seed))
                     last = controls[-1]
                     print(
