@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow.artifacts
 import mlflow.pyfunc
@@ -47,7 +47,6 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.pyfunc.model import PythonModel
 from mlflow.types.schema import AnyType, ColSpec, Schema
-from sklearn.compose import ColumnTransformer
 
 from data.encoding import FeatureEncoding
 from data.schema import FeatureSet
@@ -61,7 +60,11 @@ from flows.model_files import (
     first_line,
 )
 from models.classifier import BNSoftmaxNet
-from models.estimator import BNSoftmaxClassifier
+
+if TYPE_CHECKING:  # scikit-learn takes most of a second to import; scoring never needs it
+    from sklearn.compose import ColumnTransformer
+
+    from models.estimator import BNSoftmaxClassifier
 
 PICKLE_SETTING = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"  # MLflow 3 reads it at every load
 # Distributions the model needs at load time, pinned to the versions that saved it. Listing them

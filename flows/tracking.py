@@ -29,7 +29,6 @@ from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
 from data.lineage import frame_sha256
-from flows import figures
 from flows.trials import (
     TrialSet,
     all_runs,
@@ -331,6 +330,9 @@ def end_search_run(client: MlflowClient, run_id: str) -> None:
 def _log_figures(
     client: MlflowClient, run_id: str, trials: TrialSet, metric: str, lr_param: str
 ) -> None:
+    # matplotlib takes about a second to import: only a search that draws pays it, not `status`.
+    from flows import figures
+
     scatter = figures.metric_vs_learning_rate(trials, metric=metric, lr_param=lr_param)
     client.log_figure(run_id, scatter, f"figures/{metric}_vs_{lr_param}.png")
     curves = figures.best_learning_curves(trials, metric=metric, top=5)

@@ -175,9 +175,12 @@ try:
     app(sys.argv[1:])
 except SystemExit as done:
     code = done.code or 0
-heavy = ("prefect", "mlflow", "torch", "sklearn", "scipy", "pandas", "skops")
+heavy = ("prefect", "mlflow", "torch", "sklearn", "scipy", "pandas", "matplotlib")
 print("PROBE" + json.dumps({"exit": code, "loaded": [m for m in heavy if m in sys.modules]}))
 """
+
+
+NOT_FOR_SCORING = {"prefect", "sklearn", "matplotlib"}
 
 
 def _probe(*args: str, cwd: Path) -> tuple[int, set[str], str]:
@@ -221,11 +224,12 @@ def test_commands_that_run_no_flow_need_no_prefect_and_load_only_what_they_use(
         (["--help"], {"prefect", "mlflow", "torch", "pandas"}),
         (["--version"], {"prefect", "mlflow", "torch", "pandas"}),
         (["init", str(tmp_path / "new.yaml")], {"prefect", "mlflow", "torch", "sklearn"}),
-        (["status", "-c", plain], {"prefect", "torch", "sklearn", "skops"}),
-        (["ui", "-c", plain], {"prefect", "torch", "sklearn", "skops"}),
-        (["predict", str(source), str(tmp_path / "out.csv"), "-c", plain], {"prefect"}),
-        (["promote", other, "--reason", "probe", "-c", plain], {"prefect"}),
-        (["rollback", "--reason", "probe", "-c", plain], {"prefect"}),
+        (["status", "-c", plain], {"prefect", "torch", "sklearn", "matplotlib"}),
+        (["ui", "-c", plain], {"prefect", "torch", "sklearn", "matplotlib"}),
+        # Scoring needs torch and the stored encoding, not scikit-learn or the search figures.
+        (["predict", str(source), str(tmp_path / "out.csv"), "-c", plain], NOT_FOR_SCORING),
+        (["promote", other, "--reason", "probe", "-c", plain], NOT_FOR_SCORING),
+        (["rollback", "--reason", "probe", "-c", plain], NOT_FOR_SCORING),
     ]
     for args, never in cases:
         code, loaded, output = _probe(*args, cwd=root)
