@@ -66,6 +66,8 @@ if TYPE_CHECKING:  # scikit-learn takes most of a second to import; scoring neve
 
     from models.estimator import BNSoftmaxClassifier
 
+# What versions saved before the preprocessor became JSON hold instead of PREPROCESSOR_FILE.
+LEGACY_PREPROCESSOR_FILE = "preprocessor.skops"
 PICKLE_SETTING = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"  # MLflow 3 reads it at every load
 # Distributions the model needs at load time, pinned to the versions that saved it. Listing them
 # spares MLflow's requirement inference, which loads the model in a subprocess (about 6 s).
@@ -282,6 +284,12 @@ def load_scorer(
     are read by the installed driftune code.
     """
     missing = [name for name in ARTIFACT_FILES if name not in sha256]
+    if PREPROCESSOR_FILE in missing and LEGACY_PREPROCESSOR_FILE in sha256:
+        raise ModelLoadError(
+            f"{what} stores its preprocessor as {LEGACY_PREPROCESSOR_FILE}, a format this "
+            f"driftune no longer reads (it now writes {PREPROCESSOR_FILE}): run `driftune tune` "
+            "to train a version in the current format, then promote it"
+        )
     if missing:
         raise ModelLoadError(
             f"{what} has no recorded SHA-256 of {', '.join(missing)} (it was registered before "

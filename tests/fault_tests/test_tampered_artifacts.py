@@ -292,6 +292,27 @@ def test_a_version_without_recorded_hashes_is_refused(project: ChampionProject) 
     assert "has no recorded SHA-256" in message and "driftune trust" in message
 
 
+def test_a_version_in_the_skops_format_is_refused_with_what_to_do(
+    project: ChampionProject, tmp_path: Path
+) -> None:
+    # What a version registered before the JSON preprocessor records: hashes of a
+    # preprocessor.skops and none of preprocessor.json.
+    tags = {"network.json", "weights.pt", "preprocessor.json"}
+    digest = project.client.get_model_version(project.tracking.name, project.version).tags[
+        SHA256_PREFIX + "preprocessor.json"
+    ]
+    project.client.delete_model_version_tag(
+        project.tracking.name, project.version, SHA256_PREFIX + "preprocessor.json"
+    )
+    project.client.set_model_version_tag(
+        project.tracking.name, project.version, SHA256_PREFIX + "preprocessor.skops", digest
+    )
+    assert tags == set(ARTIFACT_FILES)
+    result = predict_cli(project, tmp_path)
+    assert_one_line_refusal(result, "version 1 of 'toy'", "preprocessor.skops")
+    assert "driftune tune" in result.stdout + result.stderr
+
+
 def test_trust_records_the_hashes_of_a_reviewed_version_once(
     project: ChampionProject, tmp_path: Path
 ) -> None:
