@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -82,7 +83,9 @@ class BNSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         X_arr, y_arr = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y_arr)
         if len(np.unique(y_arr)) < 2:
-            raise ValueError(f"need at least two classes to train, got {list(np.unique(y_arr))}")
+            raise ValueError(
+                f"need at least two classes to train, got 1 class: {list(np.unique(y_arr))}"
+            )
         # Classes seen only in the validation set still get an output: drifting data brings
         # labels the training slice lacks, and validation must be able to count them as wrong.
         seen = y_arr if eval_set is None else np.concatenate([y_arr, np.asarray(eval_set[1])])
@@ -170,9 +173,14 @@ class BNSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             X_val = validate_data(self, eval_set[0], dtype=np.float32, reset=False)
             y_val = self._encoder.transform(np.asarray(eval_set[1])).astype(np.int64)
             return X, y, X_val, y_val
-        if not self.validation_fraction:
+        n_val = math.ceil(self.validation_fraction * len(y))  # as train_test_split rounds
+        if not self.validation_fraction or len(y) - n_val < 2:
+            # Too few rows to hold any out and still train: no validation, no early stopping.
             return X, y, None, None
-        stratify = y if np.bincount(y).min() >= 2 else None
+        n_classes = len(np.unique(y))
+        # Stratify where each side can hold every class; a tiny window splits plainly instead.
+        stratifiable = np.bincount(y).min() >= 2 and min(n_val, len(y) - n_val) >= n_classes
+        stratify = y if stratifiable else None
         X_tr, X_val, y_tr, y_val = train_test_split(
             X, y, test_size=self.validation_fraction, random_state=seed, stratify=stratify
         )
