@@ -39,8 +39,9 @@ def test_minimal_config_gets_working_defaults() -> None:
         ({"drift": {"correction": "sidak"}}, "drift.correction"),
         ({"runner": {"kind": "dask"}}, "runner"),
         (
+            # The bound is what is wrong, so the message must say so, not merely name the key.
             {"search": {"space": {"learning_rate": {"type": "LogUniform", "low": 0, "high": 1}}}},
-            "search.space",
+            "search.space: learning_rate: LogUniform needs 0 < low < high",
         ),
         ({"colour": "blue"}, "colour"),
         ({"name": "has space"}, "name"),
@@ -79,8 +80,9 @@ def test_shipped_configs_and_init_examples_load(name: str, tmp_path: Path) -> No
     assert shipped.spec().path.is_file()
     example = tmp_path / "driftune.yaml"
     example.write_text(render_example(name))
-    assert load_config(example).spec().path.is_file()
-    assert set(SAMPLES) == {"seattle-weather", "rainfall"}
+    example_config = load_config(example)
+    assert example_config.spec().path == shipped.spec().path.resolve()
+    assert example_config.dataset.label == SAMPLES[name]["label"] == shipped.dataset.label
 
 
 def test_prefect_yaml_declares_the_three_deployments_with_importable_entrypoints() -> None:

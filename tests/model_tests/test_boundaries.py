@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -41,10 +40,14 @@ def test_importing_the_core_has_no_side_effects(tmp_path: Path) -> None:
         "import os, sys; os.chdir(sys.argv[1]);"
         "import models, data, flows.cli;"
         "assert 'mlflow' not in sys.modules and 'prefect' not in sys.modules, 'eager import';"
-        "assert os.listdir('.') == [], os.listdir('.')"
+        "assert os.listdir('.') == [], os.listdir('.');"
+        # the child imported this checkout's packages, not a copy installed elsewhere
+        "assert models.__file__.startswith(sys.argv[2]), models.__file__"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=False
+        [sys.executable, "-c", code, str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert importlib.util.find_spec("models") is not None

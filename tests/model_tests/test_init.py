@@ -20,10 +20,13 @@ def test_samples_are_truncated_and_have_the_glorot_standard_deviation() -> None:
     assert abs(weight.mean().item()) < 0.05 * target
 
 
-def test_fans_follow_torch_linear_layout() -> None:
-    weight = torch.empty(20, 300)  # (out_features, in_features)
+def test_trailing_kernel_dimensions_count_in_both_fans() -> None:
+    # Glorot needs only fan_in + fan_out, the same whichever way round a matrix is read; what can
+    # go wrong is a kernel: (out, in, k) has fans in*k and out*k (sum 35 here), not a flat
+    # (out, in*k) reading (sum 19), so a wrong reading is off by a factor of about 1.36.
+    weight = torch.empty(40, 60, 5)
     glorot_normal_(weight, generator=torch.Generator().manual_seed(1))
-    assert weight.std().item() == pytest.approx(math.sqrt(2.0 / 320), rel=0.05)
+    assert weight.std().item() == pytest.approx(math.sqrt(2.0 / ((40 + 60) * 5)), rel=0.05)
 
 
 def test_same_generator_seed_same_weights() -> None:
