@@ -12,7 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from models.babysitter import Babysitter, babysit, make_babysitter_train_fn
+    from models.babysitter import Babysitter
     from models.classifier import BNSoftmaxNet
     from models.discrete import Choice, IntUniform, PowerOfTwo
     from models.distributions import Distribution, LogOneMinus, LogUniform, Uniform
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from models.training import History, Snapshot, TrainConfig, Trainer
 
 _MODULES = {
-    "models.babysitter": ("Babysitter", "babysit", "make_babysitter_train_fn"),
+    "models.babysitter": ("Babysitter",),
     "models.classifier": ("BNSoftmaxNet",),
     "models.discrete": ("Choice", "IntUniform", "PowerOfTwo"),
     "models.distributions": ("Distribution", "LogOneMinus", "LogUniform", "Uniform"),
@@ -95,11 +95,9 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "Uniform",
-    "babysit",
     "decide",
     "decide_promotion",
     "glorot_normal_",
-    "make_babysitter_train_fn",
     "make_train_fn",
     "run_search",
     "safe_train",

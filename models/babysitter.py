@@ -20,7 +20,7 @@ import torch
 from numpy.typing import ArrayLike
 from torch import nn
 
-from models.driver import TrainFn, failed_trial, trial_from_classifier
+from models.driver import trial_from_classifier
 from models.estimator import BNSoftmaxClassifier
 from models.selection import TrialResult
 from models.strategies import BabysitterRules, Decision, Ruling, decide
@@ -184,50 +184,3 @@ def _untrained_val_loss(trainer: Trainer) -> float:
     with torch.inference_mode():
         logits = trainer.model(trainer.x_val)
         return float(nn.functional.cross_entropy(logits, trainer.y_val).item())
-
-
-def babysit(
-    babysitter: Babysitter,
-    X_train: ArrayLike,
-    y_train: ArrayLike,
-    X_val: ArrayLike,
-    y_val: ArrayLike,
-) -> TrialResult:
-    """Run a babysitter from start to its last decision."""
-    babysitter.start(X_train, y_train, X_val, y_val)
-    while not babysitter.done:
-        babysitter.step()
-    return babysitter.result()
-
-
-def make_babysitter_train_fn(
-    X_train: ArrayLike,
-    y_train: ArrayLike,
-    X_val: ArrayLike,
-    y_val: ArrayLike,
-    *,
-    segments: int,
-    epochs_per_segment: int,
-    schedule: Sequence[float] | None = None,
-    rules: BabysitterRules | None = None,
-    n_threads: int | None = None,
-) -> TrainFn:
-    """A ``train_fn`` that babysits each proposal: how ``run_search`` drives a ``Panda``."""
-
-    def train_fn(params: Mapping[str, Any], seed: int) -> TrialResult:
-        started = time.perf_counter()
-        sitter = Babysitter(
-            params,
-            segments,
-            epochs_per_segment,
-            seed,
-            schedule=schedule,
-            rules=rules,
-            n_threads=n_threads,
-        )
-        try:
-            return babysit(sitter, X_train, y_train, X_val, y_val)
-        except Exception as error:
-            return failed_trial(params, seed, error, time.perf_counter() - started)
-
-    return train_fn

@@ -160,7 +160,7 @@ class CoarseToFine:
 
 @dataclass(frozen=True)
 class Panda:
-    """panda: one configuration, trained once by a babysitter (``make_babysitter_train_fn``).
+    """panda: one configuration, trained once by a babysitter (flows step its segments).
 
     As a strategy it proposes a single trial, so ``run_search`` can drive it like caviar; a flow
     that wants one task per segment steps a ``Babysitter`` itself instead.

@@ -14,11 +14,9 @@ from sklearn.metrics import accuracy_score, log_loss
 from models import (
     BNSoftmaxClassifier,
     CoarseToFine,
-    Panda,
     Proposal,
     SearchError,
     SearchSpace,
-    make_babysitter_train_fn,
     make_train_fn,
     run_search,
     safe_train,
@@ -159,10 +157,3 @@ def test_default_train_fn_reports_divergence_and_failure_as_results() -> None:
     narrow = make_train_fn(X_tr, y_tr, X_val[:, :3], y_val)({}, 0)
     assert narrow.status == "failed" and narrow.error.startswith("ValueError:")
     assert "features" in narrow.error
-
-
-def test_panda_runs_through_the_driver_with_its_decisions() -> None:
-    train_fn = make_babysitter_train_fn(*tiny_data(), segments=3, epochs_per_segment=1, n_threads=1)
-    outcome = run_search(Panda({"learning_rate": 1e-2, "batch_size": 32}, seed=1), train_fn)
-    (result,) = outcome.results
-    assert result.ok and [d["segment"] for d in result.extras["decisions"]] == [1, 2, 3]

@@ -18,7 +18,6 @@ from models import (
     Panda,
     Proposal,
     SearchSpace,
-    babysit,
     decide,
     warm_start,
 )
@@ -175,6 +174,14 @@ def tiny_data(seed: int = 0) -> tuple[np.ndarray, ...]:
     X = rng.normal(size=(256, 8)).astype(np.float32)
     y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
     return X[:128], y[:128], X[128:], y[128:]
+
+
+def babysit(sitter: Babysitter, *data: np.ndarray) -> TrialResult:
+    """Run a babysitter from its start to its last decision, as the retune flow steps it."""
+    sitter.start(*data)
+    while not sitter.done:
+        sitter.step()
+    return sitter.result()
 
 
 def test_babysitter_cuts_an_exploding_rate_and_restores_the_good_state() -> None:
