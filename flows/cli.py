@@ -39,14 +39,27 @@ server_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(server_app, name="server")
-console = Console()
+# Piped or redirected, rich would wrap at 80 columns and break the tables' rows: a script or a log
+# gets them whole (COLUMNS, when set, still decides).
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200)
 
+WhoOption = Annotated[
+    str | None,
+    typer.Option(
+        "--who",
+        help="Who acts, for the audit trail (default $DRIFTUNE_USER, else the OS account).",
+        envvar="DRIFTUNE_USER",
+    ),
+]
 ConfigOption = Annotated[
     Path,
     typer.Option("--config", "-c", help="Project YAML file.", envvar="DRIFTUNE_CONFIG"),
 ]
 DEFAULT_CONFIG = Path("driftune.yaml")
 NOTHING_CHANGED = "nothing changed"
+# `check-drift --exit-code`: like `git diff --exit-code`, a finding is not an error (1) nor a
+# usage error (2).
+DRIFT_EXIT_CODE = 3
 ALIASES_KEPT = "the aliases did not move (a half-made move is finished by the next command)"
 
 
@@ -148,11 +161,11 @@ def _load(path: Path, *, data: bool = False) -> ProjectConfig:
     return config
 
 
-def _note(outcome: FlowOutcome) -> None:
+def _note(outcome: FlowOutcome, *, code: int = 0) -> None:
     """The note of a flow that finished before the Prefect API failed; then exit at once."""
     if outcome.note:
         console.print(f"[yellow]note:[/] {escape(outcome.note)}", soft_wrap=True, highlight=False)
-        _leave(0, prefect_gone=True)
+        _leave(code, prefect_gone=True)
 
 
 @app.command()
@@ -190,6 +203,13 @@ def tune(config: ConfigOption = DEFAULT_CONFIG) -> None:
 def check_drift_command(
     config: ConfigOption = DEFAULT_CONFIG,
     retune: Annotated[bool, typer.Option(help="Start a retune when the batch drifted.")] = True,
+    exit_code: Annotated[
+        bool,
+        typer.Option(
+            "--exit-code",
+            help=f"Exit {DRIFT_EXIT_CODE} when the batch drifted (0: no drift or nothing new).",
+        ),
+    ] = False,
 ) -> None:
     """Check the newest batch past the last one checked for drift; drift starts a retune."""
     project = _load(config, data=True)
@@ -220,7 +240,10 @@ def check_drift_command(
         console.print(f"[yellow]{outcome['retune']['refused']}[/]")
     elif outcome.get("retune"):
         console.print(retune_table(outcome["retune"]))
-    _note(called)
+    code = DRIFT_EXIT_CODE if exit_code and outcome.get("drifted") else 0
+    _note(called, code=code)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -285,6 +308,7 @@ def promote(
     version: Annotated[str, typer.Argument(help="Model version to make the champion.")],
     reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],
     config: ConfigOption = DEFAULT_CONFIG,
+    who: WhoOption = None,
 ) -> None:
     """Make VERSION the champion by hand (the old one becomes previous-champion)."""
     project = _load(config)
@@ -293,7 +317,7 @@ def promote(
 
     def act() -> None:
         tracking, client = open_store(project)
-        record = registry.promote(client, tracking, version, reason)
+        record = registry.promote(client, tracking, version, reason, who=who)
         console.print(f"version {record.version} is the champion (was {record.previous or '-'})")
 
     _run(act, consequence=ALIASES_KEPT)
@@ -304,6 +328,7 @@ def trust(
     version: Annotated[str, typer.Argument(help="Model version to vouch for.")],
     reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],
     config: ConfigOption = DEFAULT_CONFIG,
+    who: WhoOption = None,
 ) -> None:
     """Record the SHA-256 of a version registered before driftune recorded them (audited)."""
     project = _load(config)
@@ -312,7 +337,7 @@ def trust(
 
     def act() -> None:
         tracking, client = open_store(project)
-        trust_version(client, tracking, version, reason)
+        trust_version(client, tracking, version, reason, who=who)
         console.print(f"recorded the SHA-256 of version {version}'s data files; it loads again")
 
     _run(act, consequence=ALIASES_KEPT)
@@ -322,6 +347,7 @@ def trust(
 def rollback(
     reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],
     config: ConfigOption = DEFAULT_CONFIG,
+    who: WhoOption = None,
 ) -> None:
     """Make previous-champion the champion again."""
     project = _load(config)
@@ -330,7 +356,7 @@ def rollback(
 
     def act() -> None:
         tracking, client = open_store(project)
-        record = registry.rollback(client, tracking, reason)
+        record = registry.rollback(client, tracking, reason, who=who)
         console.print(
             f"rolled back: version {record.version} is the champion again "
             f"(version {record.previous} is previous-champion)"
@@ -385,10 +411,14 @@ def ui(
     from flows.local_server import is_running, read_state, server_home
     from flows.project import tracking_config
 
-    tracking = tracking_config(project)
+    tracking = _run(lambda: tracking_config(project))
     state = read_state(server_home(project.root))
     if state is not None and is_running(state):
         console.print(f"Prefect UI on {state.ui_url} (the project's Prefect server)")
+    if tracking.tracking_uri.startswith(("http://", "https://")):
+        # A tracking server serves its own UI: there is nothing to start, only where to look.
+        console.print(f"MLflow UI on {tracking.tracking_uri} (the tracking server's own)")
+        return
     console.print(f"MLflow UI on http://127.0.0.1:{port} ({tracking.tracking_uri})")
     command = [
         sys.executable,

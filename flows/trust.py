@@ -21,7 +21,12 @@ from flows.tracking import TrackingConfig
 
 
 def trust_version(
-    client: MlflowClient, tracking: TrackingConfig, version: str, reason: str
+    client: MlflowClient,
+    tracking: TrackingConfig,
+    version: str,
+    reason: str,
+    *,
+    who: str | None = None,
 ) -> AuditRecord:
     """Record the hashes of ``version``'s data files as they are now; audited."""
     what = f"version {version} of {tracking.name!r}"
@@ -35,6 +40,6 @@ def trust_version(
         hashes = {name: sha256_of(path) for name, path in paths.items()}
     for name, digest in hashes.items():
         client.set_model_version_tag(tracking.name, version, SHA256_PREFIX + name, digest)
-    record = new_record("trust", version, None, reason, "", {}, None)
+    record = new_record("trust", version, None, reason, "", {}, who)
     write_audit(client, tracking, record)
     return record

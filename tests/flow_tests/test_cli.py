@@ -15,10 +15,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from flows.cli import app
+from flows.cli import DRIFT_EXIT_CODE, app
 from flows.config import load_config
 from flows.project import open_store
-from flows.registry import champion
+from flows.registry import champion, list_audit
 from tests.flow_tests.projects import batch, land, make_project
 
 runner = CliRunner()
@@ -58,6 +58,20 @@ def test_check_drift_then_nothing_new(tuned: Path) -> None:
     assert code == 0 and "nothing new" in output
 
 
+def test_check_drift_exit_code_tells_drift_from_none(tuned: Path) -> None:
+    land(tuned.parent, "c-2024-03", batch(np.random.default_rng(2), "2024-03-01", shift=2.0))
+    args = ("check-drift", "--config", str(tuned), "--no-retune", "--exit-code")
+    code, output = _invoke(*args)
+    assert code == DRIFT_EXIT_CODE == 3, output
+    assert "Drift check of c-2024-03.csv: DRIFT" in output
+    # Piped, as here, the report's table keeps its rows whole instead of wrapping at 80 columns
+    # (a COLUMNS the caller set still wins, so only without one).
+    if "COLUMNS" not in os.environ:
+        assert max(len(line) for line in output.splitlines()) > 80, output
+    code, output = _invoke(*args)
+    assert code == 0 and "nothing new" in output, output
+
+
 def test_predict_keeps_the_input_columns(tuned: Path, tmp_path: Path) -> None:
     source = tmp_path / "new.csv"
     batch(np.random.default_rng(5), "2025-01-01", n=20).drop(columns="label").to_csv(
@@ -80,12 +94,21 @@ def test_promote_and_rollback_by_hand(tuned: Path) -> None:
     current = champion(client, tracking)
     assert current is not None and current.version in {"1", "2"}
     other = "1" if current.version == "2" else "2"
-    code, output = _invoke("promote", other, "--reason", "manual review", "--config", str(tuned))
+    code, output = _invoke(
+        "promote", other, "--reason", "manual review", "--who", "alice", "--config", str(tuned)
+    )
     assert code == 0, output
     assert f"version {other} is the champion" in output
-    code, output = _invoke("rollback", "--reason", "it misbehaves", "--config", str(tuned))
-    assert code == 0, output
-    assert f"version {current.version} is the champion again" in output
+    result = runner.invoke(
+        app,
+        ["rollback", "--reason", "it misbehaves", "--config", str(tuned)],
+        env={"DRIFTUNE_USER": "bob"},
+    )
+    assert result.exit_code == 0, result.output
+    assert f"version {current.version} is the champion again" in result.output
+    # The person, not the account the process runs under, is who the audit trail names.
+    by_event = {r.event: r.who for r in list_audit(client, tracking)[-2:]}
+    assert by_event == {"promote": "alice", "rollback": "bob"}
     code, output = _invoke("status", "--config", str(tuned))
     assert "it misbehaves" in output and "rollback" in output
 
@@ -163,6 +186,21 @@ def test_ui_opens_mlflow_on_the_project_store(
     store = command[command.index("--backend-store-uri") + 1]
     assert store == f"sqlite:///{tmp_path.resolve() / '.driftune' / 'mlflow.db'}"
     assert command[-1] == "5055"
+
+
+def test_ui_with_a_tracking_server_points_at_its_own_ui(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launched: list[list[str]] = []
+    monkeypatch.setattr("os.execv", lambda path, argv: launched.append(list(argv)))
+    config = make_project(tmp_path)
+    raw = yaml.safe_load(config.read_text())
+    raw["tracking"] = {"uri": "http://mlflow.example:5000"}
+    config.write_text(yaml.safe_dump(raw))
+    code, output = _invoke("ui", "--config", str(config))
+    assert code == 0, output
+    assert "MLflow UI on http://mlflow.example:5000" in output
+    assert launched == []  # nothing to start: `mlflow ui` cannot run on an http:// store
 
 
 # Runs the CLI in a fresh interpreter, then reports the exit code and which heavy packages the
