@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -43,6 +44,12 @@ app.add_typer(server_app, name="server")
 # gets them whole (COLUMNS, when set, still decides).
 console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200)
 
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON document on stdout (progress goes to stderr)."),
+]
+# Set by a command given --json: its errors are JSON too, so stdout is always one document.
+_as_json: ContextVar[bool] = ContextVar("as_json", default=False)
 WhoOption = Annotated[
     str | None,
     typer.Option(
@@ -102,14 +109,39 @@ def main(
     ] = False,
 ) -> None:
     """driftune's commands; each takes --config (default ./driftune.yaml)."""
+    _as_json.set(False)  # until a command given --json says otherwise
     _quiet_environment()
     # MLflow's HTTP client logs each retry; an outage is told once, in one line, at the end.
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
 def _fail(error: Exception) -> NoReturn:
-    console.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True, highlight=False)
+    if _as_json.get():
+        _write_json({"error": str(error)})
+    else:
+        console.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True, highlight=False)
     _leave(1, prefect_gone=_is_prefect_outage(error))
+
+
+def _write_json(document: Any) -> None:
+    from flows.json_output import to_json
+
+    sys.stdout.write(to_json(document) + "\n")
+
+
+def _json_mode(as_json: bool) -> Console:
+    """Enter the output mode a command was given; returns the console for its progress bars."""
+    _as_json.set(as_json)
+    return Console(stderr=True) if as_json else console
+
+
+def _finish_json(document: dict[str, Any], called: FlowOutcome, *, code: int = 0) -> None:
+    """Print the document (with the note of a flow the Prefect API failed after); exit ``code``."""
+    _write_json({**document, "note": called.note or None})
+    if called.note:
+        _leave(code, prefect_gone=True)
+    if code:
+        raise typer.Exit(code)
 
 
 def _is_prefect_outage(error: Exception) -> bool:
@@ -184,16 +216,20 @@ def init(
 
 
 @app.command()
-def tune(config: ConfigOption = DEFAULT_CONFIG) -> None:
+def tune(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
     """Retune now (trigger manual): search, refit, register, and promote only if better."""
+    progress_console = _json_mode(as_json)
     project = _load(config, data=True)
     from flows.console import retune_table, trial_progress
     from flows.flow_calls import call_flow
     from flows.retune import RetuneRequest, retune
 
     request = RetuneRequest(config_path=str(config), trigger="manual")
-    with trial_progress(console, "trials"):
+    with trial_progress(progress_console, "trials"):
         outcome = _run(lambda: call_flow(project, retune, request))
+    if as_json:
+        _finish_json({"retune": outcome.value}, outcome)
+        return
     if outcome.value is not None:
         console.print(retune_table(outcome.value))
     _note(outcome)
@@ -210,17 +246,24 @@ def check_drift_command(
             help=f"Exit {DRIFT_EXIT_CODE} when the batch drifted (0: no drift or nothing new).",
         ),
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Check the newest batch past the last one checked for drift; drift starts a retune."""
+    progress_console = _json_mode(as_json)
     project = _load(config, data=True)
     from flows.check_drift import DriftCheckRequest, check_drift
     from flows.console import retune_table, trial_progress
     from flows.flow_calls import call_flow
 
     request = DriftCheckRequest(config_path=str(config), start_retune=retune)
-    with trial_progress(console, "retune trials"):
+    with trial_progress(progress_console, "retune trials"):
         called = _run(lambda: call_flow(project, check_drift, request))
     outcome = called.value
+    if as_json:
+        drifted = bool(outcome and outcome.get("drifted"))
+        code = DRIFT_EXIT_CODE if exit_code and drifted else 0
+        _finish_json({"check": outcome}, called, code=code)
+        return
     if outcome is None:  # the Prefect API failed after the work: the note tells the outcome
         _note(called)
         return
@@ -264,12 +307,14 @@ def backtest(
     retune: Annotated[
         bool, typer.Option(help="Let drift start retunes (--no-retune: count verdicts only).")
     ] = True,
+    as_json: JsonOption = False,
 ) -> None:
     """Replay the dataset's batches through check-drift, retune and the gate in a scratch store.
 
     Each batch is scored by the current champion before the flows see it, beside baselines
     refit on the batch before; your project's store and champion are never touched.
     """
+    progress_console = _json_mode(as_json)
     project = _load(config, data=True)
     from flows.backtest import DEFAULT_BASELINES, BacktestRequest
     from flows.backtest import backtest as run_backtest
@@ -284,9 +329,12 @@ def backtest(
         fresh=fresh,
         start_retune=retune,
     )
-    with trial_progress(console, "trials", steps="batches"):
+    with trial_progress(progress_console, "trials", steps="batches"):
         called = _run(lambda: call_flow(project, run_backtest, request))
     result = called.value
+    if as_json:
+        _finish_json({"backtest": result}, called)
+        return
     if result is not None:
         console.print(backtest_table(result))
         console.print(f"wrote {result['out']}/backtest.json; MLflow run {result['mlflow_run_id']}")
@@ -295,11 +343,15 @@ def backtest(
 
 
 @app.command()
-def status(config: ConfigOption = DEFAULT_CONFIG) -> None:
+def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
     """The champion and its metrics, recent drift checks and searches, the audit trail."""
+    _json_mode(as_json)
     project = _load(config)
-    from flows.status_view import show_status
+    from flows.status_view import show_status, status_document
 
+    if as_json:
+        _write_json(_run(lambda: status_document(project)))
+        return
     _run(lambda: show_status(console, project))
 
 

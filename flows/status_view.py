@@ -1,4 +1,4 @@
-"""Rendering `driftune status` as rich tables."""
+"""Rendering `driftune status` as rich tables, or as data for `--json`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,16 @@ from rich.table import Table
 from flows.config import ProjectConfig
 from flows.project import open_store
 from flows.status import RECENT_AUDIT, project_status
+
+
+def status_document(config: ProjectConfig) -> dict[str, object]:
+    """What `status --json` prints: the same reads as the tables, as data."""
+    tracking, client = open_store(config)
+    return {
+        "name": config.name,
+        "store": tracking.tracking_uri,
+        **vars(project_status(client, tracking)),
+    }
 
 
 def show_status(console: Console, config: ProjectConfig) -> None:
