@@ -173,6 +173,12 @@ class DriftReport:
 
         return render_summary(self)
 
+    def markdown(self) -> str:
+        """The same as a markdown table, verdict columns first (the UIs' descriptions)."""
+        from data.drift_text import render_markdown
+
+        return render_markdown(self)
+
     def plot(self, path: str | Path, *, top: int = 4) -> Path:
         """Save a figure: effect sizes against the threshold, and the ``top`` most drifted
         features' reference and current distributions. Returns the path written."""

@@ -1,4 +1,8 @@
-"""A DriftReport as a plain-text table: no colour codes, so it reads the same in logs and files."""
+"""A DriftReport as text: a plain table for logs and files, a markdown table for the UIs.
+
+Plain text has no colour codes, so it reads the same in logs and files. The markdown form puts
+the verdict columns first, so a narrow pane (the Prefect UI's artifact view) shows them.
+"""
 
 from __future__ import annotations
 
@@ -20,16 +24,49 @@ def render_summary(report: DriftReport) -> str:
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     if report.performance is not None:
-        perf = report.performance
-        lines += [
-            "",
-            f"accuracy {perf.accuracy:.4f} on {perf.n} labelled rows vs baseline "
-            f"{perf.baseline_accuracy:.4f} on {perf.n_baseline}: drop {perf.drop:+.4f}, "
-            f"p = {perf.p_value:.3g} -> {'DROPPED' if perf.drifted else 'no significant drop'}",
-        ]
+        lines += ["", _performance(report)]
     if report.notes:
         lines += ["", "notes:"] + [f"- {note}" for note in report.notes]
     return "\n".join(lines)
+
+
+MARKDOWN_HEADER = (
+    "feature",
+    "drifted",
+    "p-corrected",
+    "effect",
+    "test",
+    "kind",
+    "statistic",
+    "p-value",
+)
+
+
+def render_markdown(report: DriftReport) -> str:
+    """The verdict and settings as lines, then one markdown table row per test, drifted first."""
+    lines = [_verdict(report), "", _sizes(report) + "; " + _settings(report), ""]
+    lines.append("| " + " | ".join(MARKDOWN_HEADER) + " |")
+    lines.append("|" + "---|" * len(MARKDOWN_HEADER))
+    for row in report.rows():
+        name, kind, test, statistic, p_value, p_corrected, effect, drifted = _cells(row)
+        flag = f"**{drifted}**" if row.drifted else drifted
+        cells = (name, flag, p_corrected, effect, test, kind, statistic, p_value)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if report.performance is not None:
+        lines += ["", _performance(report)]
+    if report.notes:
+        lines += ["", *(f"- {note}" for note in report.notes)]
+    return "\n".join(lines)
+
+
+def _performance(report: DriftReport) -> str:
+    perf = report.performance
+    assert perf is not None
+    return (
+        f"accuracy {perf.accuracy:.4f} on {perf.n} labelled rows vs baseline "
+        f"{perf.baseline_accuracy:.4f} on {perf.n_baseline}: drop {perf.drop:+.4f}, "
+        f"p = {perf.p_value:.3g} -> {'DROPPED' if perf.drifted else 'no significant drop'}"
+    )
 
 
 def _verdict(report: DriftReport) -> str:

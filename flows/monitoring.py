@@ -68,7 +68,7 @@ def checked_batches(client: MlflowClient, tracking: TrackingConfig) -> set[str]:
 def drift_markdown(batch_id: str, report: DriftReport, drifted: bool) -> str:
     """The check's verdict and test table: the run's description and the Prefect artifact."""
     verdict = "**drift detected**" if drifted else "no drift"
-    return f"### Batch {batch_id}: {verdict}\n\n```\n{report.summary()}\n```"
+    return f"### Batch {batch_id}: {verdict}\n\n{report.markdown()}"
 
 
 def log_drift_check(

@@ -58,15 +58,17 @@ def leaderboard_markdown(
         verdict.decision.reason,
         "",
         *([f"Candidate: {fit}.", ""] if fit else []),
-        "| rank | round | val accuracy | val log-loss | learning rate | layers | units | batch |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| rank | round | val accuracy | val log-loss | learning rate | momentum | layers | units "
+        "| batch |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for rank, trial in enumerate(ranked(results)[:LEADERBOARD_ROWS], start=1):
         p, m = trial.params, trial.metrics
         lines.append(
             f"| {rank} | {trial.round} | {_num(m.get('val_accuracy'))} | "
             f"{_num(m.get('val_log_loss'))} | {_num(p.get('learning_rate'), '.2e')} | "
-            f"{p.get('n_layers', '')} | {p.get('hidden_units', '')} | {p.get('batch_size', '')} |"
+            f"{_num(p.get('momentum'), '.4f')} | {p.get('n_layers', '')} | "
+            f"{p.get('hidden_units', '')} | {p.get('batch_size', '')} |"
         )
     failed = [t for t in results if t.status != "ok"]
     if failed:

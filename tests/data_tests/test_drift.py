@@ -160,6 +160,22 @@ def test_summary_lists_drifted_features_first() -> None:
     assert len(flags) == 6  # five KS tests and the multivariate test
 
 
+def test_markdown_is_a_table_with_the_verdict_column_beside_the_feature() -> None:
+    rng = np.random.default_rng(10)
+    reference, current = _normal_table(rng, 2000), _normal_table(rng, 2000)
+    current["x3"] = current["x3"] * 2 + 1
+    reference["a|b"] = current["a|b"] = "same"  # a pipe in a name must not split its row
+    rows = [
+        line for line in detect_drift(reference, current).markdown().splitlines() if line[:1] == "|"
+    ]
+    header, rule, body = rows[0], rows[1], rows[2:]
+    assert header.startswith("| feature | drifted | p-corrected |") and set(rule) <= set("|-")
+    cells = [[c.strip() for c in line.strip("|").split(" | ")] for line in body]
+    assert cells[0][:2] == ["x3", "**YES**"]
+    assert all(len(row) == 8 for row in cells)
+    assert ["a\\|b", "no"] in [row[:2] for row in cells]
+
+
 def test_summary_heads_with_the_data_verdict_and_the_accuracy_verdict_apart() -> None:
     rng = np.random.default_rng(12)
     reference, current = _normal_table(rng, 600), _normal_table(rng, 600)

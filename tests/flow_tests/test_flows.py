@@ -82,6 +82,8 @@ def test_retune_leaves_one_search_run_its_trials_and_a_champion(project: Path) -
     description = searches[0].data.tags["mlflow.note.content"]  # shown atop the run in the UI
     assert "### Promotion: promoted (version 1)" in description
     assert "Candidate: refit on the whole window" in description
+    header = next(line for line in description.splitlines() if line.startswith("| rank"))
+    assert "| learning rate | momentum |" in header  # both optimizer settings searched
     contexts = {
         tag.value
         for dataset in searches[0].inputs.dataset_inputs
@@ -160,6 +162,7 @@ def test_accuracy_drop_alone_flags_drift_and_starts_a_retune(project: Path) -> N
     tracking, client = _store(project)
     description = client.get_run(flipped["drift_run_id"]).data.tags["mlflow.note.content"]
     assert "b-2024-02.csv: **drift detected**" in description and "accuracy" in description
+    assert "| feature | drifted |" in description and "```" not in description  # a real table
     drift_searches = [r for r in _search_runs(project) if r.data.tags["trigger"] == "drift"]
     assert [r.info.run_id for r in drift_searches] == [flipped["retune"]["search_run_id"]]
 
