@@ -147,6 +147,9 @@ EXPERIMENT_DESCRIPTIONS = {
 }
 
 
+EXPERIMENT_KIND_TAG, CUSTOM_MODELS = "mlflow.experimentKind", "custom_model_development"
+
+
 def ensure_experiment(client: MlflowClient, config: TrackingConfig, kind: str) -> str:
     """The id of experiment ``<name>-<kind>``, created (or restored from deletion) on demand."""
     name = config.experiment_name(kind)
@@ -154,7 +157,11 @@ def ensure_experiment(client: MlflowClient, config: TrackingConfig, kind: str) -
     if found is None:
         location = f"{config.artifact_location}/{name}" if config.artifact_location else None
         description = EXPERIMENT_DESCRIPTIONS.get(kind)
-        tags = {"mlflow.note.content": description} if description else None
+        # MLflow 3's UI opens an experiment of unknown kind in its GenAI (traces) view; this
+        # opens driftune's on their runs, where trials are compared.
+        tags = {EXPERIMENT_KIND_TAG: CUSTOM_MODELS}
+        if description:
+            tags["mlflow.note.content"] = description
         try:
             return str(client.create_experiment(name, artifact_location=location, tags=tags))
         except MlflowException as error:  # another thread or process created it first
@@ -164,6 +171,8 @@ def ensure_experiment(client: MlflowClient, config: TrackingConfig, kind: str) -
             assert found is not None
     if found.lifecycle_stage == "deleted":
         client.restore_experiment(found.experiment_id)
+    if EXPERIMENT_KIND_TAG not in found.tags:  # made before driftune set it
+        client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, CUSTOM_MODELS)
     return str(found.experiment_id)
 
 

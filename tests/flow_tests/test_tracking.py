@@ -266,9 +266,14 @@ def test_experiments_keep_their_artifacts_beside_the_store(
     assert experiment.name == "demo-search"
     assert experiment.artifact_location == f"{tracking_config.artifact_location}/demo-search"
     assert "nested child runs" in experiment.tags["mlflow.note.content"]  # the UI's description
+    # The MLflow UI opens it on its runs, not on the GenAI traces view it picks for unknown kinds.
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    mlflow_client.delete_experiment_tag(experiment_id, "mlflow.experimentKind")  # an older store
     mlflow_client.delete_experiment(experiment_id)
     assert ensure_experiment(mlflow_client, tracking_config, "search") == experiment_id
-    assert mlflow_client.get_experiment(experiment_id).lifecycle_stage == "active"
+    restored = mlflow_client.get_experiment(experiment_id)
+    assert restored.lifecycle_stage == "active"
+    assert restored.tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 def test_a_store_deleted_and_made_again_in_process_starts_empty(
