@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -104,8 +105,17 @@ def test_compose_file_names_every_service() -> None:
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
     services = set(compose["services"])
     assert {"postgres", "prefect-server", "mlflow", "minio", "worker"} <= services
-    assert "postgresql" in compose["services"]["mlflow"]["command"]
-    assert "s3://" in compose["services"]["mlflow"]["command"]
+    mlflow_command = compose["services"]["mlflow"]["command"]
+    # The driver the server extra installs, and the worker's Host header allowed (MLflow 3).
+    assert "--backend-store-uri postgresql+psycopg://" in mlflow_command
+    assert "s3://" in mlflow_command and "--serve-artifacts" in mlflow_command
+    allowed = mlflow_command.split("--allowed-hosts ")[1].split()[0]
+    assert "mlflow:5000" in allowed.removeprefix("${MLFLOW_ALLOWED_HOSTS:-").split(",")
+    assert 'pip install -e ".[cluster,server]"' in (DEPLOY / "Dockerfile").read_text()
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert any(need.startswith("psycopg[binary]") for need in extras["server"])
     assert (
         "postgresql"
         in compose["services"]["prefect-server"]["environment"][
