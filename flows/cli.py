@@ -3,9 +3,10 @@
 Every command reads and validates its config first, before Prefect or MLflow is imported, so a
 bad one is one line at once. Commands that run no flow (status, predict, promote, rollback,
 init, ui, --help, --version) import Prefect never and start no server. The flow commands (tune,
-check-drift, serve, demo) run against the project's own Prefect server, started on first use and
-reused (flows/local_server.py), or against the user's PREFECT_API_URL. A server that does not
-answer is one line naming it, with what that means for the champion, and exit 1.
+check-drift, backtest, serve, deploy, demo) run against the project's own Prefect server,
+started on first use and reused (flows/local_server.py), or against the user's PREFECT_API_URL.
+A server that does not answer is one line naming it, with what that means for the champion,
+and exit 1.
 """
 
 from __future__ import annotations
@@ -436,7 +437,7 @@ def predict(
 
 @app.command()
 def serve(config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Run drift-check, retune-scheduled and retune with their cron schedules in this process."""
+    """Run the project's drift-check, retune-scheduled and retune deployments in this process."""
     project = _load(config, data=True)
     from flows.deployments import serve_all
     from flows.prefect_api import project_api, quiet_prefect_console
@@ -444,13 +445,40 @@ def serve(config: ConfigOption = DEFAULT_CONFIG) -> None:
     def act() -> None:
         with project_api(project.root) as url:
             quiet_prefect_console()
+            name = project.name
             console.print(
-                f"serving {project.name} on {url}: drift-check ({project.schedules.drift_check}), "
-                f"retune-scheduled ({project.schedules.retune}), retune (on demand)"
+                f"serving {name} on {url}: drift-check-{name} ({project.schedules.drift_check}), "
+                f"retune-scheduled-{name} ({project.schedules.retune}), retune-{name} (on demand)"
             )
             serve_all(config, project)
 
     _run(act)
+
+
+@app.command()
+def deploy(
+    pool: Annotated[str, typer.Option(help="The Prefect work pool its workers poll.")],
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Create the project's three deployments on a work pool (a worker there runs them)."""
+    project = _load(config, data=True)
+    from flows.deployments import deploy_to_pool
+    from flows.prefect_api import project_api, quiet_prefect_console
+
+    def act() -> tuple[list[str], str]:
+        with project_api(project.root) as url:
+            quiet_prefect_console()
+            return deploy_to_pool(config, project, pool), url
+
+    names, url = _run(act)
+    console.print(f"deployed {project.name} on work pool {pool!r} of {url}:")
+    for name in names:
+        console.print(f"  {name}", highlight=False)
+    console.print(
+        f"a worker runs them where driftune is installed and {config.resolve()} is readable: "
+        f"prefect worker start --pool {pool}",
+        soft_wrap=True,
+    )
 
 
 @app.command()

@@ -168,8 +168,9 @@ def test_serve_hands_the_three_scheduled_deployments_to_prefect(
     config = make_project(tmp_path)
     code, output = _invoke("serve", "--config", str(config))
     assert code == 0, output
-    assert "drift-check (0 * * * *)" in output
-    assert [d.name for d in served] == ["drift-check", "retune-scheduled", "retune"]  # type: ignore[attr-defined]
+    assert "drift-check-toy (0 * * * *)" in output
+    names = [d.name for d in served]  # type: ignore[attr-defined]
+    assert names == ["drift-check-toy", "retune-scheduled-toy", "retune-toy"]
 
 
 def test_ui_opens_mlflow_on_the_project_store(

@@ -11,7 +11,7 @@ import yaml
 
 from data.errors import ConfigError
 from flows.config import load_config, parse_config
-from flows.deployments import build_deployments
+from flows.deployments import KINDS, build_deployments, deployment_name
 from flows.init_template import SAMPLES, render_example
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,10 +89,12 @@ def test_shipped_configs_and_init_examples_load(name: str, tmp_path: Path) -> No
 def test_prefect_yaml_declares_the_three_deployments_with_importable_entrypoints() -> None:
     declared = yaml.safe_load((DEPLOY / "prefect.yaml").read_text())
     by_name = {d["name"]: d for d in declared["deployments"]}
-    assert set(by_name) == {"drift-check", "retune-scheduled", "retune"}
-    assert by_name["drift-check"]["schedules"][0]["cron"]
-    assert by_name["retune-scheduled"]["parameters"]["request"]["trigger"] == "schedule"
-    assert "schedules" not in by_name["retune"]
+    # The same names `driftune deploy` gives the seattle-weather project.
+    assert set(by_name) == {deployment_name(kind, "seattle-weather") for kind in KINDS}
+    assert by_name["drift-check-seattle-weather"]["schedules"][0]["cron"]
+    scheduled = by_name["retune-scheduled-seattle-weather"]
+    assert scheduled["parameters"]["request"]["trigger"] == "schedule"
+    assert "schedules" not in by_name["retune-seattle-weather"]
     for deployment in declared["deployments"]:
         file, function = deployment["entrypoint"].split(":")
         module = importlib.import_module(file.removesuffix(".py").replace("/", "."))
@@ -127,7 +129,8 @@ def test_compose_file_names_every_service() -> None:
 def test_serve_builds_the_same_three_deployments_with_the_config_schedules() -> None:
     path = DEPLOY / "configs" / "seattle-weather.yaml"
     deployments = build_deployments(path, load_config(path))
-    assert [d.name for d in deployments] == ["drift-check", "retune-scheduled", "retune"]
+    names = ["drift-check-seattle-weather", "retune-scheduled-seattle-weather"]
+    assert [d.name for d in deployments] == [*names, "retune-seattle-weather"]
     assert deployments[0].schedules[0].schedule.cron == "0 * * * *"
     assert deployments[1].parameters["request"]["trigger"] == "schedule"
     assert not deployments[2].schedules
