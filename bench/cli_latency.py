@@ -102,7 +102,7 @@ def measure(folder: Path, paths: dict[str, Path], repeats: int) -> dict[str, Any
     commands: dict[str, list[str]] = {
         "help": ["--help"],
         "status": ["status", "-c", config],
-        "predict": ["predict", str(SAMPLE), out, "-c", config],
+        "predict": ["predict", str(SAMPLE), out, "-c", config, "--overwrite"],  # each repeat
         "bad_config": ["tune", "-c", str(paths["bad"])],
         "bad_config_no_fixed": ["tune", "-c", str(paths["bad_no_fixed"])],
         "promote": ["promote", "VERSION", "--reason", "bench", "-c", config],
