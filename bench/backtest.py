@@ -297,12 +297,18 @@ def main() -> None:
         "--runs-from", type=Path, help="take the replays from an earlier --skip-controls run"
     )
     parser.add_argument(
+        "--variants",
+        nargs="+",
+        choices=list(VARIANTS),
+        help="replay only these policies (default all; --quick: shipped)",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="keep the replays and controls already in --results and run only the missing ones",
     )
     args = parser.parse_args()
-    variants = ["shipped"] if args.quick else list(VARIANTS)
+    variants = ["shipped"] if args.quick else list(args.variants or VARIANTS)
     if args.controls_only or args.runs_from is not None:
         variants = []
     started = time.perf_counter()

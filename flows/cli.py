@@ -356,6 +356,18 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -
     _run(lambda: show_status(console, project))
 
 
+def _registry_command(config: Path, act: Callable[[Any, Any], str]) -> None:
+    """An audited registry change (promote, trust, rollback): the store opened, one line told."""
+    project = _load(config)
+    from flows.project import open_store
+
+    def run() -> None:
+        tracking, client = open_store(project)
+        console.print(act(client, tracking))
+
+    _run(run, consequence=ALIASES_KEPT)
+
+
 @app.command()
 def promote(
     version: Annotated[str, typer.Argument(help="Model version to make the champion.")],
@@ -364,16 +376,13 @@ def promote(
     who: WhoOption = None,
 ) -> None:
     """Make VERSION the champion by hand (the old one becomes previous-champion)."""
-    project = _load(config)
     from flows import registry
-    from flows.project import open_store
 
-    def act() -> None:
-        tracking, client = open_store(project)
+    def act(client: Any, tracking: Any) -> str:
         record = registry.promote(client, tracking, version, reason, who=who)
-        console.print(f"version {record.version} is the champion (was {record.previous or '-'})")
+        return f"version {record.version} is the champion (was {record.previous or '-'})"
 
-    _run(act, consequence=ALIASES_KEPT)
+    _registry_command(config, act)
 
 
 @app.command()
@@ -384,16 +393,13 @@ def trust(
     who: WhoOption = None,
 ) -> None:
     """Record the SHA-256 of a version registered before driftune recorded them (audited)."""
-    project = _load(config)
-    from flows.project import open_store
     from flows.trust import trust_version
 
-    def act() -> None:
-        tracking, client = open_store(project)
+    def act(client: Any, tracking: Any) -> str:
         trust_version(client, tracking, version, reason, who=who)
-        console.print(f"recorded the SHA-256 of version {version}'s data files; it loads again")
+        return f"recorded the SHA-256 of version {version}'s data files; it loads again"
 
-    _run(act, consequence=ALIASES_KEPT)
+    _registry_command(config, act)
 
 
 @app.command()
@@ -403,19 +409,16 @@ def rollback(
     who: WhoOption = None,
 ) -> None:
     """Make previous-champion the champion again."""
-    project = _load(config)
     from flows import registry
-    from flows.project import open_store
 
-    def act() -> None:
-        tracking, client = open_store(project)
+    def act(client: Any, tracking: Any) -> str:
         record = registry.rollback(client, tracking, reason, who=who)
-        console.print(
+        return (
             f"rolled back: version {record.version} is the champion again "
             f"(version {record.previous} is previous-champion)"
         )
 
-    _run(act, consequence=ALIASES_KEPT)
+    _registry_command(config, act)
 
 
 @app.command()

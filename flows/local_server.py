@@ -27,6 +27,7 @@ import psutil
 from filelock import FileLock, Timeout
 
 from data.errors import DriftuneError
+from flows.outages import seconds_from_env
 
 START_TIMEOUT_ENV = "DRIFTUNE_PREFECT_START_TIMEOUT_S"
 DEFAULT_START_TIMEOUT_S = 300.0  # a loaded 2-core machine took over a minute to start one
@@ -58,11 +59,7 @@ def server_home(project_root: Path) -> Path:
 
 
 def start_timeout_s() -> float:
-    raw = os.environ.get(START_TIMEOUT_ENV)
-    try:
-        return float(raw) if raw else DEFAULT_START_TIMEOUT_S
-    except ValueError as error:
-        raise ServerStartError(f"{START_TIMEOUT_ENV}={raw!r} is not a number of seconds") from error
+    return seconds_from_env(START_TIMEOUT_ENV, DEFAULT_START_TIMEOUT_S, ServerStartError)
 
 
 def ensure_server(home: Path, timeout_s: float | None = None) -> ServerState:

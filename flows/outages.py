@@ -140,11 +140,16 @@ def mlflow_request_bounds(timeout_s: float) -> dict[str, str]:
 
 
 def prefect_timeout_s() -> float:
-    raw = os.environ.get(PREFECT_TIMEOUT_ENV)
+    return seconds_from_env(PREFECT_TIMEOUT_ENV, DEFAULT_TIMEOUT_S, DriftuneError)
+
+
+def seconds_from_env(name: str, default: float, error: type[Exception]) -> float:
+    """A number of seconds from the environment variable ``name``; ``error`` when it is not one."""
+    raw = os.environ.get(name)
     try:
-        return float(raw) if raw else DEFAULT_TIMEOUT_S
-    except ValueError as error:
-        raise DriftuneError(f"{PREFECT_TIMEOUT_ENV}={raw!r} is not a number of seconds") from error
+        return float(raw) if raw else default
+    except ValueError:
+        raise error(f"{name}={raw!r} is not a number of seconds") from None
 
 
 def prefect_client_bounds(timeout_s: float) -> dict[str, str]:

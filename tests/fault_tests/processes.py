@@ -93,3 +93,13 @@ def champion_version(config_path: Path) -> str | None:
     tracking, client = open_store(load_config(config_path))
     found = read_champion(client, tracking)
     return None if found is None else found.version
+
+
+# Trials of a few seconds each, so a kill after the first lands with most still to train.
+SLOW_SEARCH = {
+    "rounds": 2,
+    "trials_per_round": 4,
+    "top_k": 1,
+    "seed": 0,
+    "fixed": {"max_epochs": 60, "patience": 60},
+}

@@ -18,6 +18,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 
 from flows.run_owner import Owner, project_tag
 from tests.fault_tests.processes import (
+    SLOW_SEARCH,
     cli_env,
     finished_trials,
     run,
@@ -28,14 +29,7 @@ from tests.fault_tests.processes import (
 )
 from tests.flow_tests.projects import batch, land, make_project
 
-# Trials of a few seconds each, so a kill after the first lands with most still to train.
-SEARCH = {
-    "rounds": 2,
-    "trials_per_round": 4,
-    "top_k": 1,
-    "seed": 0,
-    "fixed": {"max_epochs": 60, "patience": 60},
-}
+SEARCH = SLOW_SEARCH
 BUDGET = SEARCH["rounds"] * SEARCH["trials_per_round"]
 
 

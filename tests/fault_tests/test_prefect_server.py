@@ -15,6 +15,7 @@ import pytest
 
 from flows.local_server import read_state, server_home
 from tests.fault_tests.processes import (
+    SLOW_SEARCH,
     champion_version,
     cli_env,
     error_lines,
@@ -25,13 +26,7 @@ from tests.fault_tests.processes import (
 )
 from tests.flow_tests.projects import batch, land, make_project
 
-SEARCH = {
-    "rounds": 2,
-    "trials_per_round": 4,
-    "top_k": 1,
-    "seed": 0,
-    "fixed": {"max_epochs": 60, "patience": 60},
-}
+SEARCH = SLOW_SEARCH
 
 
 @pytest.fixture
