@@ -357,7 +357,10 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -
 
 
 def _registry_command(config: Path, act: Callable[[Any, Any], str]) -> None:
-    """An audited registry change (promote, trust, rollback): the store opened, one line told."""
+    """An audited registry change (promote, trust, rollback): the store opened, one line told.
+
+    ``act`` imports what it needs itself: the config is checked before MLflow or torch load.
+    """
     project = _load(config)
     from flows.project import open_store
 
@@ -376,9 +379,10 @@ def promote(
     who: WhoOption = None,
 ) -> None:
     """Make VERSION the champion by hand (the old one becomes previous-champion)."""
-    from flows import registry
 
     def act(client: Any, tracking: Any) -> str:
+        from flows import registry
+
         record = registry.promote(client, tracking, version, reason, who=who)
         return f"version {record.version} is the champion (was {record.previous or '-'})"
 
@@ -393,9 +397,10 @@ def trust(
     who: WhoOption = None,
 ) -> None:
     """Record the SHA-256 of a version registered before driftune recorded them (audited)."""
-    from flows.trust import trust_version
 
     def act(client: Any, tracking: Any) -> str:
+        from flows.trust import trust_version
+
         trust_version(client, tracking, version, reason, who=who)
         return f"recorded the SHA-256 of version {version}'s data files; it loads again"
 
@@ -409,9 +414,10 @@ def rollback(
     who: WhoOption = None,
 ) -> None:
     """Make previous-champion the champion again."""
-    from flows import registry
 
     def act(client: Any, tracking: Any) -> str:
+        from flows import registry
+
         record = registry.rollback(client, tracking, reason, who=who)
         return (
             f"rolled back: version {record.version} is the champion again "
