@@ -126,8 +126,8 @@ def _case_runner(
 
     else:
         sys.path.insert(0, str(ROOT))
-        from data.drift import detect_drift
-        from data.profile import ReferenceProfile
+        from data.drift.detect import detect_drift
+        from data.drift.profile import ReferenceProfile
 
         source: Any = reference
         if case == "driftune_profile":

@@ -53,9 +53,8 @@ from data import (
     time_split,
 )
 from models import BNSoftmaxClassifier, CoarseToFine, SearchError, SearchSpace, run_search
-from models.driver import trial_from_classifier
-from models.selection import TrialResult, best_trial
-from models.strategies import Proposal, trial_seed
+from models.search.trials import Proposal, TrialResult, best_trial, trial_seed
+from models.trial import trial_from_classifier
 
 RESULTS = Path(__file__).parent / "results" / "search_efficiency.json"
 DATASETS = {

@@ -8,7 +8,7 @@ Each variant keeps the benchmark's budget (4 rounds x 8 trials), model and data
   `candidates_per_trial=1`, which driftune shipped first);
 - top_k=2, top_k=4, margin=0: the same hull with other settings;
 - shipped: `CoarseToFine` as driftune runs it now: the hull, sampled 24 times per trial, keeping
-  the candidates with the highest density ratio of the top 3 to the rest (`models.promise`);
+  the candidates with the highest density ratio of the top 3 to the rest (`models.search.promise`);
 - regions: one box per top-3 trial (a mixture), half-width 0.15 of the whole space, x0.6 a round;
 - capped: the hull, but no wider than half its parent per parameter, else centred on the best;
 - smoothed ridge / smoothed gp: rank trials by a fit (ridge on the unit coordinates, or a
@@ -45,10 +45,10 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from sklearn.linear_model import Ridge
 
 from models import CoarseToFine, SearchError, SearchSpace, run_search
-from models.discrete import _Finite
-from models.distributions import Distribution
-from models.selection import TrialResult, best_trial, ranked
-from models.strategies import Proposal, Strategy, trial_seed
+from models.search.discrete import _Finite
+from models.search.distributions import Distribution
+from models.search.driver import Strategy
+from models.search.trials import Proposal, TrialResult, best_trial, ranked, trial_seed
 
 RESULTS = Path(__file__).parent / "results" / "search_variants.json"
 DATASET = "seattle-weather"

@@ -2,7 +2,7 @@
 
 Trains a 30-epoch BNSoftmaxClassifier on data/samples/rainfall.csv (loaded and preprocessed the
 way the flows do), then logs that trial (params, four per-epoch curves, final metrics, the exact
-result as an artifact) with ``flows.tracking.log_trial`` to a fresh SQLite store, many times.
+result as an artifact) with ``flows.store.tracking.log_trial`` to a fresh SQLite store, many times.
 For comparison it also logs the same trial point by point with ``log_metric``, the way the
 common integrations do. Medians over repeats; writes bench/results/tracking_overhead.json.
 
@@ -30,9 +30,9 @@ from mlflow import MlflowClient  # noqa: E402
 
 from data import DatasetSpec, load, make_preprocessor, resolve_features, sample_path  # noqa: E402
 from data.preprocessing import features_and_labels, time_split  # noqa: E402
-from flows.tracking import TrackingConfig, ensure_experiment, log_trial, make_client  # noqa: E402
+from flows.store.tracking import TrackingConfig, ensure_experiment, log_trial, make_client  # noqa: E402
 from models.estimator import BNSoftmaxClassifier  # noqa: E402
-from models.selection import TrialResult  # noqa: E402
+from models.search.trials import TrialResult  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "tracking_overhead.json"
 EPOCHS = 30

@@ -13,8 +13,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from data.drift import detect_drift, performance_drift
-    from data.drift_report import DriftReport, FeatureDrift, PerformanceDrift
+    from data.drift.detect import detect_drift, performance_drift
+    from data.drift.profile import ReferenceProfile
+    from data.drift.report import DriftReport, FeatureDrift, PerformanceDrift
     from data.errors import (
         AllMissingError,
         ConfigError,
@@ -33,13 +34,12 @@ if TYPE_CHECKING:
     from data.lineage import frame_sha256
     from data.loading import Batch, batches, load, read_table
     from data.preprocessing import Split, features_and_labels, make_preprocessor, time_split
-    from data.profile import ReferenceProfile
     from data.samples import SAMPLES_DIR, sample_path
     from data.schema import DatasetSpec, FeatureSet, check_scoring_frame, resolve_features
 
 _MODULES = {
-    "data.drift": ("detect_drift", "performance_drift"),
-    "data.drift_report": ("DriftReport", "FeatureDrift", "PerformanceDrift"),
+    "data.drift.detect": ("detect_drift", "performance_drift"),
+    "data.drift.report": ("DriftReport", "FeatureDrift", "PerformanceDrift"),
     "data.errors": (
         "AllMissingError",
         "ConfigError",
@@ -58,7 +58,7 @@ _MODULES = {
     "data.lineage": ("frame_sha256",),
     "data.loading": ("Batch", "batches", "load", "read_table"),
     "data.preprocessing": ("Split", "features_and_labels", "make_preprocessor", "time_split"),
-    "data.profile": ("ReferenceProfile",),
+    "data.drift.profile": ("ReferenceProfile",),
     "data.samples": ("SAMPLES_DIR", "sample_path"),
     "data.schema": ("DatasetSpec", "FeatureSet", "check_scoring_frame", "resolve_features"),
 }

@@ -3,7 +3,7 @@
 Tune on the first N batches; then for each later batch, score it with the current champion (and
 with the baselines, refit on the batch before) before the flows see it, land it, and run
 check-drift as production would: drift starts a retune and the gate decides. Everything happens
-in a scratch project of its own (flows/backtest_scratch.py), so the user's store and champion are
+in a scratch project of its own (flows/backtesting/scratch.py), so the user's store and champion are
 never touched. This is how a user picks settings before going live: change the config, rerun,
 compare the means.
 """
@@ -20,9 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from data.errors import ConfigError, DriftuneError
 from data.lineage import frame_sha256
 from data.loading import Batch, batches
-from flows import progress
-from flows.backtest_report import log_backtest_run, summarise, write_json
-from flows.backtest_scoring import (
+from flows.backtesting.report import log_backtest_run, summarise, write_json
+from flows.backtesting.scoring import (
     BASELINES,
     BaselineFit,
     BatchScores,
@@ -30,13 +29,14 @@ from flows.backtest_scoring import (
     baseline_fits,
     score_batch,
 )
-from flows.backtest_scratch import Journal, ScratchProject, fingerprint, open_scratch
+from flows.backtesting.scratch import Journal, ScratchProject, fingerprint, open_scratch
 from flows.check_drift import DriftCheckRequest, check_drift
+from flows.cli import progress
 from flows.config import ProjectConfig, load_config
-from flows.project import open_store
-from flows.registry import champion
 from flows.retune import RetuneRequest, retune
-from flows.tracking import TrackingConfig
+from flows.store.project import open_store
+from flows.store.registry import champion
+from flows.store.tracking import TrackingConfig
 
 DEFAULT_BASELINES = ("fixed_refit", "hist_gradient_boosting")
 

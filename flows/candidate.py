@@ -17,17 +17,18 @@ from typing import Any
 
 from mlflow import MlflowClient
 
+from data.drift.profile import ReferenceProfile
 from data.errors import DriftuneError
-from data.profile import ReferenceProfile
 from data.window import TrainingData
 from flows import failpoints, gate, tasks
 from flows.config import ProjectConfig
 from flows.outages import ServerUnavailableError
-from flows.packaging import LoggedModelRef
-from flows.registry import ChampionInfo, load_champion_model
-from flows.tracking import TrackingConfig
+from flows.store.packaging import LoggedModelRef
+from flows.store.registry import ChampionInfo, load_champion_model
+from flows.store.tracking import TrackingConfig
 from models.estimator import BNSoftmaxClassifier
-from models.selection import PromotionDecision, TrialResult
+from models.promotion import PromotionDecision
+from models.search.trials import TrialResult
 
 GATE_TAG, MODEL_TAG = "driftune.gate", "driftune.model"
 

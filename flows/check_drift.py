@@ -4,9 +4,10 @@ When several batches landed since the last check, only the newest is checked: it
 champion faces now, and a retune it starts trains on the recent window. The batches it passes
 over are named in the outcome and never checked later, so checks only move forward in time.
 
-A batch is checked once, even when two checks race (flows/monitoring.py). A check whose retune
-was killed before it ended is resumed by the next check-drift, which would otherwise find
-nothing new: the retune's outcome is recorded on the check run when it ends, whatever it is.
+A batch is checked once, even when two checks race (flows/store/drift_checks.py). A check
+whose retune was killed before it ended is resumed by the next check-drift, which would
+otherwise find nothing new: the retune's outcome is recorded on the check run when it ends,
+whatever it is.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from prefect import flow, get_run_logger
 from pydantic import BaseModel, ConfigDict
 
 from data.loading import Batch, batches
-from flows import failpoints, monitoring, reports, searches, tasks
+from flows import failpoints, reports, tasks
 from flows.config import ProjectConfig, load_config
 from flows.locking import RetuneBusyError
-from flows.project import open_store
-from flows.registry import NoChampionError
 from flows.retune import RetuneRequest, retune
+from flows.store import drift_checks as monitoring
+from flows.store import searches
+from flows.store.project import open_store
+from flows.store.registry import NoChampionError
 from models.errors import SearchError
 
 

@@ -24,7 +24,7 @@ from pydantic import (
 from data.errors import ConfigError
 from data.schema import DEFAULT_MIN_ROWS, DatasetSpec
 from flows import config_checks
-from models.search import SearchSpace
+from models.search.space import SearchSpace
 
 
 class _Section(BaseModel):

@@ -18,14 +18,15 @@ from mlflow import MlflowClient
 
 from data.preprocessing import features_and_labels, make_preprocessor
 from data.window import TrainingData
-from flows import registry
-from flows.audit import AuditRecord
 from flows.config import ProjectConfig
-from flows.packaging import LoggedModelRef, Scorer, log_model
-from flows.tracking import TrackingConfig
+from flows.store import registry
+from flows.store.audit import AuditRecord
+from flows.store.packaging import LoggedModelRef, Scorer, log_model
+from flows.store.tracking import TrackingConfig
 from models.estimator import BNSoftmaxClassifier
+from models.promotion import PromotionDecision, decide_promotion
 from models.refit import fit_as_searched, refit
-from models.selection import PromotionDecision, TrialResult, decide_promotion
+from models.search.trials import TrialResult
 
 
 @dataclass(frozen=True)

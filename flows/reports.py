@@ -9,12 +9,12 @@ from typing import Any
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from data.drift_report import DriftReport
+from data.drift.report import DriftReport
 from flows.gate import GateOutcome
-from flows.monitoring import drift_markdown
 from flows.outages import as_outage
-from flows.searches import SearchHandle
-from models.selection import TrialResult, ranked
+from flows.store.drift_checks import drift_markdown
+from flows.store.searches import SearchHandle
+from models.search.trials import TrialResult, ranked
 
 LEADERBOARD_ROWS = 10
 

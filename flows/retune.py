@@ -9,17 +9,19 @@ from prefect import flow, get_run_logger
 from pydantic import BaseModel, ConfigDict
 
 from data.window import TrainingData
-from flows import candidate, execution, reports, searches, tasks
+from flows import candidate, reports, tasks
+from flows import running as execution
 from flows.config import ProjectConfig, load_config
 from flows.locking import retune_lock
-from flows.project import open_store
-from flows.registry import ChampionInfo
-from flows.tracking import TrackingConfig
+from flows.store import searches
+from flows.store.project import open_store
+from flows.store.registry import ChampionInfo
+from flows.store.tracking import TrackingConfig
 from models.errors import SearchError
 from models.estimator import BNSoftmaxClassifier
-from models.selection import TrialResult
-from models.strategies import warm_start
-from models.warm import fit_to_space
+from models.search.caviar import warm_start
+from models.search.trials import TrialResult
+from models.search.warm import fit_to_space
 
 
 class RetuneRequest(BaseModel):

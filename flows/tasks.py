@@ -15,12 +15,13 @@ from prefect.states import State
 from prefect.tasks import exponential_backoff
 
 from data.window import prepare_training_data
-from flows import gate, monitoring, registry, searches, tracking, trials, windows
+from flows import gate, windows
 from flows.outages import as_outage
-from flows.tracking import end_search_run, finish_search_run
-from models.babysitter import Babysitter
-from models.driver import safe_train
-from models.strategies import Decision
+from flows.store import drift_checks as monitoring
+from flows.store import registry, searches, tracking, trials
+from flows.store.tracking import end_search_run, finish_search_run
+from models.panda import Babysitter, Decision
+from models.search.driver import safe_train
 
 F = TypeVar("F", bound=Callable[..., Any])
 

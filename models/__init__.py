@@ -12,50 +12,69 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from models.babysitter import Babysitter
-    from models.classifier import BNSoftmaxNet
-    from models.discrete import Choice, IntUniform, PowerOfTwo
-    from models.distributions import Distribution, LogOneMinus, LogUniform, Uniform
-    from models.driver import SearchOutcome, make_train_fn, run_search, safe_train, sequential
     from models.errors import SearchError
     from models.estimator import BNSoftmaxClassifier
-    from models.init import glorot_normal_
-    from models.search import SearchSpace
-    from models.selection import PromotionDecision, decide_promotion
-    from models.strategies import (
-        BabysitterRules,
-        CoarseToFine,
-        Decision,
-        Panda,
-        Proposal,
-        Strategy,
-        decide,
-        warm_start,
-    )
+    from models.net import BNSoftmaxNet, glorot_normal_
+    from models.panda import Babysitter, BabysitterRules, Decision, Panda, decide
+    from models.promotion import PromotionDecision, decide_promotion
+    from models.search.caviar import CoarseToFine, warm_start
+    from models.search.discrete import Choice, IntUniform, PowerOfTwo
+    from models.search.distributions import Distribution, LogOneMinus, LogUniform, Uniform
+    from models.search.driver import SearchOutcome, Strategy, run_search, safe_train, sequential
+    from models.search.space import SearchSpace
+    from models.search.trials import Proposal
     from models.training import History, Snapshot, TrainConfig, Trainer
+    from models.trial import make_train_fn
 
 _MODULES = {
-    "models.babysitter": ("Babysitter",),
-    "models.classifier": ("BNSoftmaxNet",),
-    "models.discrete": ("Choice", "IntUniform", "PowerOfTwo"),
-    "models.distributions": ("Distribution", "LogOneMinus", "LogUniform", "Uniform"),
-    "models.driver": ("SearchOutcome", "make_train_fn", "run_search", "safe_train", "sequential"),
     "models.errors": ("SearchError",),
     "models.estimator": ("BNSoftmaxClassifier",),
-    "models.init": ("glorot_normal_",),
-    "models.search": ("SearchSpace",),
-    "models.selection": ("PromotionDecision", "decide_promotion"),
-    "models.strategies": (
+    "models.net": (
+        "BNSoftmaxNet",
+        "glorot_normal_",
+    ),
+    "models.panda": (
+        "Babysitter",
         "BabysitterRules",
-        "CoarseToFine",
         "Decision",
         "Panda",
-        "Proposal",
-        "Strategy",
         "decide",
+    ),
+    "models.promotion": (
+        "PromotionDecision",
+        "decide_promotion",
+    ),
+    "models.search.caviar": (
+        "CoarseToFine",
         "warm_start",
     ),
-    "models.training": ("History", "Snapshot", "TrainConfig", "Trainer"),
+    "models.search.discrete": (
+        "Choice",
+        "IntUniform",
+        "PowerOfTwo",
+    ),
+    "models.search.distributions": (
+        "Distribution",
+        "LogOneMinus",
+        "LogUniform",
+        "Uniform",
+    ),
+    "models.search.driver": (
+        "SearchOutcome",
+        "Strategy",
+        "run_search",
+        "safe_train",
+        "sequential",
+    ),
+    "models.search.space": ("SearchSpace",),
+    "models.search.trials": ("Proposal",),
+    "models.training": (
+        "History",
+        "Snapshot",
+        "TrainConfig",
+        "Trainer",
+    ),
+    "models.trial": ("make_train_fn",),
 }
 _SOURCE = {name: module for module, names in _MODULES.items() for name in names}
 

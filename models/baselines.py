@@ -21,11 +21,12 @@ from numpy.typing import ArrayLike
 from sklearn.base import ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from models.driver import make_train_fn, run_search
 from models.estimator import BNSoftmaxClassifier
 from models.refit import refit
-from models.search import SearchSpace
-from models.strategies import CoarseToFine
+from models.search.caviar import CoarseToFine
+from models.search.driver import run_search
+from models.search.space import SearchSpace
+from models.trial import make_train_fn
 
 VALIDATION_FRACTION = 0.2
 

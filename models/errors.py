@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from data.errors import DriftuneError
-from models.selection import TrialResult
+from models.search.trials import TrialResult
 
 
 class SearchError(DriftuneError):

@@ -15,7 +15,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from models.classifier import BNSoftmaxNet
+from models.net import BNSoftmaxNet
 from models.settings import check_settings
 from models.training import History, TrainConfig, Trainer
 

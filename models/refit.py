@@ -16,7 +16,7 @@ from typing import Any
 from numpy.typing import ArrayLike
 
 from models.estimator import BNSoftmaxClassifier
-from models.selection import TrialResult
+from models.search.trials import TrialResult
 from models.trial import estimator_settings
 
 

@@ -3,7 +3,7 @@
 BNSoftmaxClassifier's defaults and every value rule its ``fit`` applies (the training rules of
 ``TrainConfig`` and the network's shape rules), in plain Python: a config names a bad
 ``search.fixed`` or search-space value when it loads, in well under a second, instead of after
-importing torch (about 2 s of CPU). models/training.py, models/classifier.py and
+importing torch (about 2 s of CPU). models/training.py, models/net.py and
 models/estimator.py apply these same functions, so the rules live in one place.
 """
 

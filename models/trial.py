@@ -1,14 +1,24 @@
-"""The one place a trial's fixed settings, searched parameters and seed become estimator settings.
+"""A trial trained: settings merged in one place, the classifier fitted and scored as a TrialResult.
 
 A search samples a few parameters; every trial also shares the project's fixed settings
 (``search.fixed``), and its seed becomes the estimator's ``random_state``. Training a trial,
 refitting the winner and babysitting it all build the estimator from here, so the three agree.
+This is the torch half of a search; models/search/ (what to try next) never imports torch.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.metrics import accuracy_score, log_loss
+
+from models.estimator import BNSoftmaxClassifier
+from models.search.driver import TrainFn, failed_trial
+from models.search.trials import TrialResult
 
 
 def estimator_settings(
@@ -16,3 +26,69 @@ def estimator_settings(
 ) -> dict[str, Any]:
     """``fixed`` under the searched ``params``, seeded, then ``overrides`` on top."""
     return {**fixed, **params, "random_state": seed, **overrides}
+
+
+def make_train_fn(
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    *,
+    fixed_params: Mapping[str, Any] | None = None,
+    n_threads: int | None = None,
+) -> TrainFn:
+    """The default ``train_fn``: fit a ``BNSoftmaxClassifier`` on the training arrays, score it on
+    the validation arrays. ``params`` override ``fixed_params``; the trial seed is the
+    ``random_state``. Any exception becomes a ``failed`` result with its error text."""
+    fixed = dict(fixed_params or {})
+
+    def train_fn(params: Mapping[str, Any], seed: int) -> TrialResult:
+        started = time.perf_counter()
+        try:
+            settings = estimator_settings(fixed, params, seed)
+            if n_threads is not None:
+                settings["n_threads"] = n_threads
+            model = BNSoftmaxClassifier(**settings).fit(X_train, y_train, eval_set=(X_val, y_val))
+            return trial_from_classifier(
+                model, X_val, y_val, params=params, seed=seed, seconds=time.perf_counter() - started
+            )
+        except Exception as error:
+            return failed_trial(params, seed, error, time.perf_counter() - started)
+
+    return train_fn
+
+
+def trial_from_classifier(
+    model: BNSoftmaxClassifier,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    *,
+    params: Mapping[str, Any],
+    seed: int,
+    seconds: float,
+) -> TrialResult:
+    """A fitted classifier's TrialResult: validation accuracy and log-loss, epochs, curves."""
+    metrics = {"epochs": float(model.n_epochs_), "train_seconds": float(model.train_seconds_)}
+    curves = model.history_.to_dict()
+    if model.status_ == "diverged":
+        why = getattr(model, "divergence_", "") or (
+            f"epoch {model.n_epochs_}: the loss became NaN or inf, or rose above the untrained "
+            "model's"
+        )
+        return TrialResult(
+            params=params,
+            seed=seed,
+            status="diverged",
+            metrics=metrics,
+            curves=curves,
+            duration_s=seconds,
+            error=f"training diverged at {why}",
+        )
+    y_true = np.asarray(y_val)
+    proba = model.predict_proba(X_val)
+    predicted = model.classes_[np.argmax(proba, axis=1)]
+    metrics["val_accuracy"] = float(accuracy_score(y_true, predicted))
+    metrics["val_log_loss"] = float(log_loss(y_true, proba, labels=model.classes_))
+    return TrialResult(
+        params=params, seed=seed, status="ok", metrics=metrics, curves=curves, duration_s=seconds
+    )

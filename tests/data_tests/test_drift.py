@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from data import DatasetSpec, load, sample_path
-from data.drift import detect_drift, performance_drift
-from data.profile import ReferenceProfile
+from data.drift.detect import detect_drift, performance_drift
+from data.drift.profile import ReferenceProfile
 
 
 def _normal_table(rng: np.random.Generator, n: int, columns: int = 5) -> pd.DataFrame:

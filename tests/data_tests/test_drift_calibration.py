@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.drift import detect_drift
+from data.drift.detect import detect_drift
 
 SPLITS = 200
 POWER_SEEDS = 100

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.drift import detect_drift, performance_drift
+from data.drift.detect import detect_drift, performance_drift
+from data.drift.profile import ReferenceProfile
 from data.errors import (
     AllMissingError,
     ConfigError,
@@ -15,7 +16,6 @@ from data.errors import (
     EmptyDataError,
     MissingColumnError,
 )
-from data.profile import ReferenceProfile
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from data.drift_stats import (
+from data.drift.stats import (
     KS_EXACT_MAX_N,
     adjust_p_values,
     bin_counts,

@@ -21,11 +21,11 @@ from mlflow import MlflowClient
 from data.preprocessing import make_preprocessor
 from data.schema import FeatureSet
 from flows.config import load_config
-from flows.model_files import sha256_of
-from flows.packaging import Scorer, log_model
-from flows.project import open_store
-from flows.registry import SHA256_PREFIX, promote, register_candidate
-from flows.tracking import TrackingConfig, ensure_experiment
+from flows.store.model_files import sha256_of
+from flows.store.packaging import Scorer, log_model
+from flows.store.project import open_store
+from flows.store.registry import SHA256_PREFIX, promote, register_candidate
+from flows.store.tracking import TrackingConfig, ensure_experiment
 from models.estimator import BNSoftmaxClassifier
 from tests.flow_tests.projects import batch, land, make_project
 

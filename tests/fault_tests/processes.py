@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from flows.cli.status import read_champion
 from flows.config import load_config
-from flows.project import open_store
-from flows.status import read_champion
-from flows.tracking import all_runs
+from flows.store.project import open_store
+from flows.store.tracking import all_runs
 
 DRIFTUNE = str(Path(sys.executable).parent / "driftune")
 

@@ -24,10 +24,10 @@ from mlflow import MlflowClient
 from mlflow.entities import ViewType
 from typer.testing import CliRunner
 
-from flows.cli import app
+from flows.cli.app import app
 from flows.config import load_config
-from flows.project import open_store
-from flows.registry import champion
+from flows.store.project import open_store
+from flows.store.registry import champion
 from tests.fault_tests.bad_inputs import CASES, GOOD, Case, write_case
 from tests.flow_tests.projects import batch, land, make_project
 
@@ -73,7 +73,7 @@ def snapshot(uri: str) -> tuple[str | None, int, int]:
 
 
 def _tracking(uri: str):  # type: ignore[no-untyped-def]
-    from flows.tracking import TrackingConfig
+    from flows.store.tracking import TrackingConfig
 
     return TrackingConfig(uri, None, "toy")
 

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from flows.demo import MARKER, DemoBudget, DemoFolderError, clear_demo_folder, write_demo_project
+from flows.cli.demo import (
+    MARKER,
+    DemoBudget,
+    DemoFolderError,
+    clear_demo_folder,
+    write_demo_project,
+)
 from tests.fault_tests.champions import assert_one_line_refusal, run_cli
 
 

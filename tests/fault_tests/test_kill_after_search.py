@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from flows.config import load_config
-from flows.project import open_store
-from flows.registry import champion, list_audit
-from flows.tracking import all_runs, ensure_experiment
+from flows.store.project import open_store
+from flows.store.registry import champion, list_audit
+from flows.store.tracking import all_runs, ensure_experiment
 from tests.fault_tests.processes import cli_env, run
 from tests.flow_tests.projects import TINY_SEARCH, batch, land, make_project
 

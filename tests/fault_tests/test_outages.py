@@ -21,8 +21,8 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from flows.status import read_champion
-from flows.tracking import TrackingConfig, all_runs
+from flows.cli.status import read_champion
+from flows.store.tracking import TrackingConfig, all_runs
 from tests.fault_tests.processes import (
     cli_env,
     closed_port,

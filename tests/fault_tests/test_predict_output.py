@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from flows.packaging import Scorer
+from flows.cli.app import app
+from flows.store.packaging import Scorer
 from tests.fault_tests.champions import (
     ChampionProject,
     assert_one_line_refusal,

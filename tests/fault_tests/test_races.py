@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from flows.config import load_config
-from flows.project import open_store
-from flows.tracking import all_runs, ensure_experiment
+from flows.store.project import open_store
+from flows.store.tracking import all_runs, ensure_experiment
 from tests.fault_tests.processes import cli_env, run, start
 from tests.flow_tests.projects import batch, land, make_project
 

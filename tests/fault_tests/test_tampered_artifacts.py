@@ -1,7 +1,7 @@
 """A champion tampered with in the artifact store: nothing stored runs, and a one-line refusal.
 
 Each vector writes code that would leave a marker file if it ran. driftune loads the champion
-as data (flows.model_files), so the marker never appears; where the champion's data changed,
+as data (flows.store.model_files), so the marker never appears; where the champion's data changed,
 loading is refused with one line naming the version and the file. Vectors whose change escapes
 the SHA-256 check (someone who can also write the registry's tags) meet the strict readers.
 """
@@ -22,10 +22,10 @@ import pytest
 import torch
 import yaml
 
-from flows.model_files import ARTIFACT_FILES, ModelLoadError
-from flows.packaging import PICKLE_SETTING, Scorer
-from flows.registry import SHA256_PREFIX, list_audit, load_champion_model
-from models.classifier import BNSoftmaxNet
+from flows.store.model_files import ARTIFACT_FILES, ModelLoadError
+from flows.store.packaging import PICKLE_SETTING, Scorer
+from flows.store.registry import SHA256_PREFIX, list_audit, load_champion_model
+from models.net import BNSoftmaxNet
 from tests.fault_tests.champions import (
     ChampionProject,
     assert_one_line_refusal,
@@ -86,7 +86,7 @@ def pyfunc_load_in_subprocess(
 
     ``as_driftune`` first calls driftune's ``forbid_pickle_models``, as its processes do.
     """
-    forbid = "from flows.packaging import forbid_pickle_models; forbid_pickle_models(); "
+    forbid = "from flows.store.packaging import forbid_pickle_models; forbid_pickle_models(); "
     code = (forbid if as_driftune else "") + (
         f"import mlflow.pyfunc; mlflow.pyfunc.load_model({str(model_dir)!r})"
     )
@@ -106,7 +106,7 @@ def test_an_edited_entry_point_never_runs_in_driftune_predict(
     injected = f"\nimport pathlib; pathlib.Path({str(marker)!r}).write_text('ran')\n"
     for path in (
         project.model_dir / "driftune_model.py",
-        project.model_dir / "code/flows/packaging.py",
+        project.model_dir / "code/flows/store/packaging.py",
     ):
         path.write_text(path.read_text() + injected)
     result = predict_cli(project, tmp_path)
@@ -351,7 +351,7 @@ def test_the_cli_turns_mlflow_pickle_loading_off(
 ) -> None:
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from flows.cli.app import app
 
     monkeypatch.setenv(PICKLE_SETTING, "true")
     result = CliRunner().invoke(app, ["init", str(tmp_path / "driftune.yaml")])

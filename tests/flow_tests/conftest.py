@@ -22,7 +22,7 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 from mlflow import MlflowClient  # noqa: E402
 
-from flows.tracking import TrackingConfig, make_client, prepare_local_store  # noqa: E402
+from flows.store.tracking import TrackingConfig, make_client, prepare_local_store  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ from data.preprocessing import features_and_labels, make_preprocessor
 from data.schema import resolve_features
 from flows.backtest import BacktestRequest, backtest
 from flows.config import load_config
-from flows.project import open_store
-from flows.registry import load_version_model
+from flows.store.project import open_store
+from flows.store.registry import load_version_model
 from models.baselines import fit_fixed
 from tests.flow_tests.projects import TINY_SEARCH, batch, land, make_project
 

@@ -15,10 +15,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from flows.cli import DRIFT_EXIT_CODE, app
+from flows.cli.app import DRIFT_EXIT_CODE, app
 from flows.config import load_config
-from flows.project import open_store
-from flows.registry import champion, list_audit
+from flows.store.project import open_store
+from flows.store.registry import champion, list_audit
 from tests.flow_tests.projects import batch, land, make_project
 
 runner = CliRunner()
@@ -209,7 +209,7 @@ def test_ui_with_a_tracking_server_points_at_its_own_ui(
 PROBE = """
 import json, os, sys
 os.execv = lambda *args: None
-from flows.cli import app
+from flows.cli.app import app
 try:
     app(sys.argv[1:])
 except SystemExit as done:

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from data.errors import ConfigError
+from flows.cli.init_template import SAMPLES, render_example
 from flows.config import load_config, parse_config
 from flows.deployments import KINDS, build_deployments, deployment_name
-from flows.init_template import SAMPLES, render_example
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -15,7 +15,7 @@ from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from typer.testing import CliRunner
 
-from flows.cli import app
+from flows.cli.app import app
 from flows.deployments import KINDS, deployment_name
 from tests.flow_tests.projects import make_project
 

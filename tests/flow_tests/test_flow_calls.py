@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flows.cli.flow_calls import decided_since, read_registry, where_the_champion_stands
 from flows.config import load_config
-from flows.flow_calls import decided_since, read_registry, where_the_champion_stands
-from flows.project import open_store
+from flows.store.project import open_store
 from tests.flow_tests.projects import make_project
 
 

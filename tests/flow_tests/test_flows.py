@@ -25,16 +25,17 @@ from prefect.client.schemas.filters import (
 from prefect.logging.handlers import APILogHandler
 
 from data.errors import DataError
-from flows import execution, progress
-from flows.audit import list_audit
+from flows import running as execution
 from flows.check_drift import DriftCheckRequest, check_drift
+from flows.cli import progress
+from flows.cli.status import project_status
 from flows.config import load_config
 from flows.locking import RetuneBusyError, retune_lock
-from flows.project import open_store
-from flows.registry import champion
 from flows.retune import RetuneRequest, retune
-from flows.status import project_status
-from flows.tracking import all_runs, ensure_experiment
+from flows.store.audit import list_audit
+from flows.store.project import open_store
+from flows.store.registry import champion
+from flows.store.tracking import all_runs, ensure_experiment
 from models import BNSoftmaxClassifier
 from models.errors import SearchError
 from tests.flow_tests.projects import TINY_SEARCH, batch, land, make_project

@@ -11,10 +11,10 @@ import pytest
 from data.window import TrainingData, prepare_training_data
 from flows.config import load_config
 from flows.gate import refit_candidate, window_candidate
-from flows.packaging import Scorer
+from flows.store.packaging import Scorer
 from models import BNSoftmaxClassifier
-from models.driver import make_train_fn
-from models.selection import TrialResult
+from models.search.trials import TrialResult
+from models.trial import make_train_fn
 from tests.flow_tests.projects import batch, land, make_project
 
 PARAMS = {"n_layers": 1, "hidden_units": 16, "batch_size": 32, "learning_rate": 0.05}

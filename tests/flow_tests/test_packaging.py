@@ -18,14 +18,8 @@ from sklearn.preprocessing import FunctionTransformer
 
 from data.preprocessing import make_preprocessor
 from data.schema import FeatureSet
-from flows.packaging import (
-    Scorer,
-    load_scorer,
-    log_model,
-    pinned_requirements,
-    save_model,
-)
-from flows.tracking import TrackingConfig, ensure_experiment
+from flows.store.packaging import Scorer, load_scorer, log_model, pinned_requirements, save_model
+from flows.store.tracking import TrackingConfig, ensure_experiment
 from models.estimator import BNSoftmaxClassifier
 
 FEATURES = FeatureSet(numeric=("temp", "wind", "day"), categorical=("sky",))
@@ -111,9 +105,9 @@ def test_model_folder_holds_no_pickle(model_folder: Path) -> None:
         "artifacts/network.json",
     } <= files
     assert {
-        "code/flows/packaging.py",
-        "code/flows/model_files.py",
-        "code/models/classifier.py",
+        "code/flows/store/packaging.py",
+        "code/flows/store/model_files.py",
+        "code/models/net.py",
         "code/data/preprocessing.py",
     } <= files
     assert not [f for f in files if f.startswith("code/data/samples/") and not f.endswith(".py")]

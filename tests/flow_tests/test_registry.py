@@ -12,9 +12,9 @@ from mlflow import MlflowClient
 
 from data.preprocessing import make_preprocessor
 from data.schema import FeatureSet
-from flows import registry
-from flows.packaging import LoggedModelRef, Scorer, log_model
-from flows.registry import (
+from flows.store import registry
+from flows.store.packaging import LoggedModelRef, Scorer, log_model
+from flows.store.registry import (
     CHAMPION,
     PENDING_TAG,
     PREVIOUS,
@@ -29,9 +29,9 @@ from flows.registry import (
     register_candidate,
     rollback,
 )
-from flows.tracking import TrackingConfig, ensure_experiment
+from flows.store.tracking import TrackingConfig, ensure_experiment
 from models.estimator import BNSoftmaxClassifier
-from models.selection import decide_promotion
+from models.promotion import decide_promotion
 
 Store = tuple[MlflowClient, TrackingConfig]
 HOLDOUT = np.random.default_rng(0).integers(0, 3, size=500)

@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from data.lineage import frame_sha256
-from flows.tracking import (
+from flows.store.tracking import (
     TrackingConfig,
     all_runs,
     ensure_experiment,
@@ -27,7 +27,7 @@ from flows.tracking import (
     start_search_run,
     trial_key,
 )
-from models.selection import TrialResult
+from models.search.trials import TrialResult
 
 SPACE = {"learning_rate": {"type": "LogUniform", "low": 1e-4, "high": 1.0}}
 

@@ -9,15 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from models import (
-    Choice,
-    Distribution,
-    IntUniform,
-    LogOneMinus,
-    LogUniform,
-    PowerOfTwo,
-    Uniform,
-)
+from models import Choice, Distribution, IntUniform, LogOneMinus, LogUniform, PowerOfTwo, Uniform
 
 EVERY_KIND = [
     LogUniform(1e-4, 1e-1),

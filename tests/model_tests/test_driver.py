@@ -21,8 +21,8 @@ from models import (
     run_search,
     safe_train,
 )
-from models.driver import TrainFn
-from models.selection import TrialResult
+from models.search.driver import TrainFn
+from models.search.trials import TrialResult
 
 
 class Objective:

@@ -135,7 +135,7 @@ def test_segment_training_through_the_estimator_resumes() -> None:
 
 def test_the_torch_free_settings_match_the_estimator_and_the_network() -> None:
     """models/settings.py restates the defaults and names; the two must never part ways."""
-    from models.classifier import ACTIVATIONS
+    from models.net import ACTIVATIONS
     from models.settings import ACTIVATION_NAMES, DEFAULTS
 
     assert BNSoftmaxClassifier().get_params() == DEFAULTS

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from models import CoarseToFine, SearchSpace
-from models.distributions import LogUniform
-from models.promise import log_parzen, most_promising
-from models.selection import TrialResult
+from models.search.distributions import LogUniform
+from models.search.promise import log_parzen, most_promising
+from models.search.trials import TrialResult
 from tests.model_tests.test_strategies import synthetic
 
 SPACE = SearchSpace({"learning_rate": LogUniform(1e-4, 1e-1)})

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from models import BNSoftmaxClassifier
-from models.babysitter import Babysitter
-from models.driver import trial_from_classifier
+from models.panda import Babysitter
 from models.refit import refit, refit_settings, replayed_rates
-from models.selection import TrialResult
+from models.search.trials import TrialResult
+from models.trial import trial_from_classifier
 from tests.model_tests.test_strategies import babysit, tiny_data
 
 PARAMS = {"n_layers": 1, "hidden_units": 16, "batch_size": 32, "learning_rate": 0.05}

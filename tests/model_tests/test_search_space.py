@@ -11,16 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from models import (
-    Choice,
-    IntUniform,
-    LogOneMinus,
-    LogUniform,
-    PowerOfTwo,
-    SearchSpace,
-    Uniform,
-)
-from models.selection import TrialResult
+from models import Choice, IntUniform, LogOneMinus, LogUniform, PowerOfTwo, SearchSpace, Uniform
+from models.search.trials import TrialResult
 
 
 def trial(params: Mapping[str, Any], accuracy: float, status: str = "ok") -> TrialResult:

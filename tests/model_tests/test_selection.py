@@ -8,7 +8,7 @@ import pickle
 
 import pytest
 
-from models.selection import TrialResult, best_trial, ranked
+from models.search.trials import TrialResult, best_trial, ranked
 
 
 def _trial(accuracy: float, log_loss: float = 0.5, status: str = "ok", **kw: object) -> TrialResult:

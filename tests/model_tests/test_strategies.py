@@ -21,7 +21,7 @@ from models import (
     decide,
     warm_start,
 )
-from models.selection import TrialResult
+from models.search.trials import TrialResult
 
 OPTIMUM = 3e-3
 

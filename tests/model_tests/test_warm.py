@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from models import Choice, CoarseToFine, IntUniform, LogUniform, PowerOfTwo, SearchSpace
-from models.warm import fit_to_space
+from models.search.warm import fit_to_space
 
 SPACE = SearchSpace(
     {

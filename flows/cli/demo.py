@@ -1,0 +1,146 @@
+"""`driftune demo`: the whole loop on seattle-weather, replaying 2013-2015 as arriving batches.
+
+A first tune on 2012 makes the champion. Then each later year lands as a new file in the demo's
+incoming folder; a drift check compares it with the champion's reference; drift starts a
+warm-started retune, and the gate decides. Every run starts clean: the demo folder
+(``.driftune/demo`` by default) is removed first, so running it twice gives the same story. Only
+a folder that carries the marker file a demo writes (``.driftune-demo``) is ever removed; any
+other existing path is refused, so a mistyped ``--workdir`` cannot delete a user's files.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from data.errors import DriftuneError
+from data.loading import load
+from data.samples import sample_path
+from data.schema import DatasetSpec
+from flows.check_drift import DriftCheckRequest, check_drift
+from flows.config import load_config
+from flows.retune import RetuneRequest, retune
+from flows.store.project import tracking_config
+
+FIRST_YEAR, REPLAYED_YEARS = 2012, (2013, 2014, 2015)
+MARKER = ".driftune-demo"
+MARKER_TEXT = "Made by `driftune demo`, which deletes and recreates this folder on each run.\n"
+
+
+class DemoFolderError(DriftuneError):
+    """The demo's --workdir is a path the demo did not make; nothing was deleted."""
+
+
+@dataclass(frozen=True)
+class DemoBudget:
+    rounds: int = 3
+    trials_per_round: int = 6
+    max_epochs: int = 40
+
+
+def write_demo_project(workdir: Path, budget: DemoBudget) -> Path:
+    """A fresh project folder: config, an empty incoming folder; returns the config path."""
+    clear_demo_folder(workdir)
+    (workdir / "incoming").mkdir(parents=True)
+    (workdir / MARKER).write_text(MARKER_TEXT)
+    config = {
+        "name": "seattle-weather-demo",
+        "dataset": {"path": "incoming", "label": "weather", "time": "date", "every": "file"},
+        "window": {"periods": 1, "validation": 0.2, "holdout": 0.25},
+        "search": {
+            "strategy": "caviar",
+            "rounds": budget.rounds,
+            "trials_per_round": budget.trials_per_round,
+            "top_k": 3,
+            "seed": 0,
+            "fixed": {"max_epochs": budget.max_epochs, "patience": 8},
+        },
+    }
+    path = workdir / "driftune.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def check_demo_folder(workdir: Path) -> bool:
+    """Whether ``workdir`` is an earlier demo's folder to remove; refuse other existing paths.
+
+    False when it is absent or empty (used as it is); DemoFolderError for anything else.
+    """
+    if not (workdir.exists() or workdir.is_symlink()):
+        return False
+    if workdir.is_dir() and not workdir.is_symlink():
+        marker = workdir / MARKER
+        if marker.is_file() and not marker.is_symlink():
+            return True
+        if not any(workdir.iterdir()):
+            return False
+    raise DemoFolderError(
+        f"{workdir} exists and is not a folder an earlier `driftune demo` made (it has no "
+        f"{MARKER} file): nothing was deleted; pick another --workdir (or delete it yourself "
+        "if an older driftune made it before demos were marked)"
+    )
+
+
+def clear_demo_folder(workdir: Path) -> None:
+    """Remove an earlier demo's folder; refuse every other existing path, deleting nothing."""
+    if not check_demo_folder(workdir):
+        return
+    try:
+        shutil.rmtree(workdir)
+    except OSError as error:
+        raise DemoFolderError(f"cannot remove the earlier demo in {workdir}: {error}") from None
+
+
+def land_year(workdir: Path, seattle: pd.DataFrame, year: int) -> None:
+    """A new batch arrives: one calendar year of seattle-weather as its own file."""
+    rows = seattle[seattle["date"].dt.year == year]
+    rows.to_csv(workdir / "incoming" / f"{year}.csv", index=False)
+
+
+def run_demo(workdir: Path, budget: DemoBudget = DemoBudget()) -> dict[str, Any]:
+    """Play the story; returns the first tune, one row per replayed year, paths and timing."""
+    started = time.perf_counter()
+    config_path = write_demo_project(workdir, budget)
+    seattle = load(
+        DatasetSpec(path=sample_path("seattle-weather.csv"), label="weather", time="date")
+    )
+    land_year(workdir, seattle, FIRST_YEAR)
+    first = retune(RetuneRequest(config_path=str(config_path), trigger="manual"))
+    rows = []
+    for year in REPLAYED_YEARS:
+        land_year(workdir, seattle, year)
+        check = check_drift(DriftCheckRequest(config_path=str(config_path)))
+        rows.append(_row(year, check))
+    tracking = tracking_config(load_config(config_path))
+    return {
+        "first": first,
+        "rows": rows,
+        "config_path": config_path,
+        "tracking_uri": tracking.tracking_uri,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _row(year: int, check: dict[str, Any]) -> dict[str, Any]:
+    report, retuned = check.get("report"), check.get("retune") or {}
+    performance = getattr(report, "performance", None)
+    return {
+        "batch": str(year),
+        "drifted": bool(check.get("drifted")),
+        "top_features": list(getattr(report, "drifted_features", ()))[:3],
+        "multivariate": bool(report and report.multivariate and report.multivariate.drifted),
+        "accuracy_drop": bool(performance and performance.drifted),
+        "stale_accuracy": None if performance is None else performance.accuracy,
+        "baseline_accuracy": None if performance is None else performance.baseline_accuracy,
+        "champion_holdout": retuned.get("champion_accuracy"),
+        "challenger_holdout": retuned.get("challenger_accuracy"),
+        "promoted": retuned.get("promoted"),
+        "reason": retuned.get("reason") or retuned.get("refused") or "no drift: no retune",
+        "version": retuned.get("version"),
+    }

@@ -1,0 +1,128 @@
+"""What `driftune status` shows: the champion, recent drift checks and searches, the audit trail.
+
+A handful of targeted reads (the registered model, the champion's version, the newest few runs of
+each experiment) and nothing that loads a model: the registry module brings the model loader
+(torch, scikit-learn), which a status line never needs. Only an alias move a crash left half done
+loads it, to finish that move first, as every registry read does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from flows.store.audit import AuditRecord
+from flows.store.tracking import TrackingConfig
+
+RECENT = 5
+RECENT_AUDIT = 10
+# The registry's names (flows/store/registry.py), read here without importing it.
+CHAMPION, PREVIOUS = "champion", "previous-champion"
+PENDING_TAG = "driftune.promotion_pending"
+METRIC_PREFIX = "holdout."
+SEARCH_TAGS = ("trigger", "strategy", "best_trial_index", "failure_reason")
+
+
+@dataclass(frozen=True)
+class ChampionSummary:
+    version: str
+    holdout_metrics: Mapping[str, float]
+    previous_version: str | None
+    data_sha256: str
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    champion: ChampionSummary | None
+    checks: list[dict[str, Any]]
+    searches: list[dict[str, Any]]
+    audit: list[AuditRecord]  # the newest RECENT_AUDIT events, oldest first
+
+
+def project_status(client: MlflowClient, tracking: TrackingConfig) -> ProjectStatus:
+    return ProjectStatus(
+        champion=read_champion(client, tracking),
+        checks=_recent(client, tracking, "monitoring", ("batch_id", "verdict", "drifted_features")),
+        searches=_recent(client, tracking, "search", SEARCH_TAGS),
+        audit=recent_audit(client, tracking),
+    )
+
+
+def read_champion(client: MlflowClient, tracking: TrackingConfig) -> ChampionSummary | None:
+    """The champion from the registered model's aliases and its version's tags (two reads)."""
+    try:
+        model = client.get_registered_model(tracking.name)
+    except MlflowException as error:
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
+    if PENDING_TAG in model.tags:  # a move a crash interrupted: finish it, then read again
+        from flows.store.registry import repair
+
+        repair(client, tracking)
+        model = client.get_registered_model(tracking.name)
+    aliases = {alias: str(version) for alias, version in model.aliases.items()}
+    version = aliases.get(CHAMPION)
+    if version is None:
+        return None
+    tags = client.get_model_version(tracking.name, version).tags
+    return ChampionSummary(
+        version=version,
+        holdout_metrics={
+            key.removeprefix(METRIC_PREFIX): float(value)
+            for key, value in tags.items()
+            if key.startswith(METRIC_PREFIX)
+        },
+        previous_version=aliases.get(PREVIOUS),
+        data_sha256=tags.get("data_sha256", ""),
+    )
+
+
+def _recent(
+    client: MlflowClient, tracking: TrackingConfig, kind: str, tags: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    experiment = client.get_experiment_by_name(tracking.experiment_name(kind))
+    if experiment is None:  # nothing logged yet; status reads, it never creates
+        return []
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string="tags.`driftune.kind` = 'search'" if kind == "search" else "",
+        order_by=["attributes.start_time DESC"],
+        max_results=RECENT,
+    )
+    return [
+        {
+            "run_id": run.info.run_id,
+            "started": run.info.start_time,
+            "status": run.info.status,
+            **{tag: run.data.tags.get(tag, "") for tag in tags},
+            **{k: v for k, v in run.data.metrics.items() if k in ("n_trials", "best_val_accuracy")},
+        }
+        for run in runs
+    ]
+
+
+def recent_audit(client: MlflowClient, tracking: TrackingConfig) -> list[AuditRecord]:
+    """The newest registry events, oldest first, each once (as flows.store.audit.list_audit)."""
+    experiment = client.get_experiment_by_name(tracking.experiment_name("registry"))
+    if experiment is None:
+        return []
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        order_by=["attributes.start_time DESC"],
+        max_results=2 * RECENT_AUDIT,  # a repair that raced the original logs an event twice
+    )
+    records: dict[str, tuple[int, AuditRecord]] = {}
+    for run in runs:
+        raw = run.data.tags.get("record")
+        if raw is not None:
+            record = AuditRecord(**json.loads(raw))
+            order = int(run.data.tags.get("event_ns", "0"))
+            records.setdefault(record.event_id, (order, record))
+    ordered = [record for _, record in sorted(records.values(), key=lambda item: item[0])]
+    return ordered[-RECENT_AUDIT:]

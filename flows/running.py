@@ -1,0 +1,177 @@
+"""Running a search's trials as Prefect tasks: caviar's rounds in parallel, panda's segments.
+
+Each trial is logged to MLflow the moment it finishes (not when its round ends), so a retune
+killed mid-round loses only the trials still training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from mlflow import MlflowClient
+from prefect import get_run_logger
+from prefect.futures import as_completed
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+from data.errors import ConfigError
+from data.window import TrainingData
+from flows import tasks
+from flows.cli import progress
+from flows.config import ProjectConfig
+from models.panda import Babysitter, Panda
+from models.search.caviar import CoarseToFine
+from models.search.driver import SearchOutcome, TrainFn, run_search
+from models.search.trials import Proposal, TrialResult, trial_seed
+from models.trial import make_train_fn
+
+
+def parallel_trials(config: ProjectConfig) -> int:
+    cores = os.cpu_count() or 1
+    return config.runner.max_workers or min(cores, config.search.trials_per_round)
+
+
+def threads_per_trial(config: ProjectConfig) -> int:
+    """torch threads per trial so that trials x threads never exceeds the cores."""
+    return max(1, (os.cpu_count() or 1) // parallel_trials(config))
+
+
+def make_task_runner(config: ProjectConfig) -> TaskRunner[Any]:
+    """Threads in this process by default; a Dask cluster through prefect-dask when configured."""
+    if config.runner.kind == "threads":
+        return ThreadPoolTaskRunner(max_workers=parallel_trials(config))
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError as error:
+        raise ConfigError(
+            "runner.kind 'dask' needs prefect-dask: pip install 'driftune[cluster]'"
+        ) from error
+    return DaskTaskRunner(address=config.runner.dask_address)  # type: ignore[no-any-return]
+
+
+class TrialLogger:
+    """Logs each finished trial under the search run and tells the progress listeners."""
+
+    def __init__(self, client: MlflowClient, search_run_id: str, strategy: str, budget: int):
+        self.client, self.search_run_id, self.strategy = client, search_run_id, strategy
+        self.budget, self.finished = budget, 0
+
+    def __call__(self, proposal: Proposal, result: TrialResult) -> TrialResult:
+        result = dataclasses.replace(result, round=proposal.round)
+        tasks.log_trial(
+            self.client, self.search_run_id, proposal.index, result, strategy=self.strategy
+        )
+        self.finished += 1
+        get_run_logger().info(
+            "trial %d of %d (round %d): %s",
+            self.finished,
+            self.budget,
+            result.round,
+            _outcome(result),
+        )
+        progress.report(self.finished, self.budget, result)
+        return result
+
+
+def _outcome(result: TrialResult) -> str:
+    """One log line's worth: the score and the parameters, or why the trial failed."""
+    params = ", ".join(f"{name}={_short(value)}" for name, value in result.params.items())
+    if result.status == "ok":
+        return f"val accuracy {result.metrics.get('val_accuracy', float('nan')):.4f} ({params})"
+    return f"{result.status}: {result.error} ({params})"
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def run_caviar(
+    config: ProjectConfig,
+    data: TrainingData,
+    logger: TrialLogger,
+    *,
+    initial: Sequence[dict[str, Any]],
+    completed: dict[int, TrialResult],
+) -> SearchOutcome:
+    """Coarse-to-fine rounds; each round's trials train concurrently on the task runner."""
+    search = config.search
+    strategy = CoarseToFine(
+        search.search_space(),
+        rounds=search.rounds,
+        trials_per_round=search.trials_per_round,
+        top_k=search.top_k,
+        seed=search.seed,
+        initial=initial,
+    )
+    encoded = data.encoded
+    train_fn = make_train_fn(
+        encoded.X_train,
+        encoded.y_train,
+        encoded.X_val,
+        encoded.y_val,
+        fixed_params=search.fixed,
+        n_threads=threads_per_trial(config),
+    )
+    logger.finished = len(completed)
+    with make_task_runner(config) as runner:
+
+        def run_round(fn: TrainFn, proposals: Sequence[Proposal]) -> list[TrialResult]:
+            futures = {
+                runner.submit(tasks.train_trial, {"train_fn": fn, "proposal": p}): p
+                for p in proposals
+            }
+            done: dict[int, TrialResult] = {}
+            for future in as_completed(list(futures)):
+                proposal = futures[future]
+                done[proposal.index] = logger(proposal, future.result())
+            return [done[p.index] for p in proposals]
+
+        return run_search(
+            strategy,
+            train_fn,
+            run_round=run_round,
+            completed=completed,
+            max_consecutive_failures=search.max_consecutive_failures,
+        )
+
+
+def panda_start(
+    config: ProjectConfig, data: TrainingData, initial: Sequence[dict[str, Any]]
+) -> tuple[Babysitter, Proposal]:
+    """The one configuration panda babysits: the warm start's first, else a seeded sample."""
+    search = config.search
+    params = dict(initial[0]) if initial else _sampled_params(config)
+    strategy = Panda(params, seed=search.seed)
+    proposal = strategy.propose(())[0]
+    sitter = Babysitter(
+        {**search.fixed, **proposal.params},
+        search.panda.segments,
+        search.panda.epochs_per_segment,
+        proposal.seed,
+        schedule=search.panda.schedule,
+        n_threads=os.cpu_count() or 1,
+    )
+    encoded = data.encoded
+    sitter.start(encoded.X_train, encoded.y_train, encoded.X_val, encoded.y_val)
+    return sitter, proposal
+
+
+def run_panda(sitter: Babysitter) -> TrialResult:
+    """One Prefect task per segment, so the Prefect UI shows the babysitting timeline."""
+    while not sitter.done:
+        decision = tasks.panda_segment(sitter)
+        get_run_logger().info(
+            "panda segment %d at alpha %.3g: %s",
+            decision.segment,
+            decision.learning_rate,
+            decision.reason,
+        )
+    return sitter.result()
+
+
+def _sampled_params(config: ProjectConfig) -> dict[str, Any]:
+    rng = np.random.default_rng(trial_seed(config.search.seed, 0))
+    return config.search.search_space().sample(1, rng)[0]

@@ -1,0 +1,193 @@
+"""Trial runs: one MLflow child run per trial, logged idempotently from any thread or process.
+
+A trial run is created with ``MlflowClient.create_run`` and the ``mlflow.parentRunId`` tag set to
+the search run's id, never through the fluent API's thread-local active run. Its ``trial_key``
+tag (``<search run id>:<trial index>``) makes logging idempotent: a retried task or a resumed
+search that logs the same trial again gets the existing run back. The exact TrialResult travels
+as ``trial.json``, so a resumed search rebuilds its history from the store.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, Run
+
+from models.search.trials import TrialResult
+
+TrialSet = Mapping[int, TrialResult]
+TRIAL_FILE = "trial.json"
+DECISIONS_FILE = "panda_decisions.json"
+CURVES = ("train_loss", "val_loss", "val_accuracy", "learning_rate")
+BATCH_LIMIT = 1000  # metrics and params per log_batch call: MLflow's documented maximum
+# Statuses only log_trial sets, after everything is logged: a RUNNING or KILLED run with a
+# trial key is the remains of an attempt that never finished.
+TERMINAL = ("FINISHED", "FAILED")
+
+
+def trial_key(search_run_id: str, index: int) -> str:
+    return f"{search_run_id}:{index}"
+
+
+def as_trial_set(results: TrialSet | Sequence[TrialResult]) -> dict[int, TrialResult]:
+    """Results by trial index; a sequence is indexed by position."""
+    if isinstance(results, Mapping):
+        return dict(results)
+    return dict(enumerate(results))
+
+
+def log_trial(
+    client: MlflowClient, search_run_id: str, index: int, result: TrialResult, *, strategy: str = ""
+) -> str:
+    """Log one trial as a child run of the search; returns its run id.
+
+    Idempotent by ``trial_key``: a finished run with the key is returned as it is. A run with
+    the key still RUNNING (or KILLED) is the remains of an attempt that crashed mid-way; it is
+    deleted and the trial logged afresh. Should two attempts race, the older run wins and the
+    other deletes itself, so a key never keeps two runs.
+    """
+    key = trial_key(search_run_id, index)
+    experiment_id = client.get_run(search_run_id).info.experiment_id
+    existing = _runs_with_key(client, experiment_id, key)
+    finished = [run for run in existing if run.info.status in TERMINAL]
+    if finished:
+        return str(finished[0].info.run_id)
+    for stale in existing:
+        client.delete_run(stale.info.run_id)
+    tags = {
+        "mlflow.parentRunId": search_run_id,
+        "trial_key": key,
+        "trial_index": str(index),
+        "trial_status": result.status,
+        "round": str(result.round),
+        "strategy": strategy,
+    }
+    if not result.ok:
+        tags["failure_reason"] = result.error[:5000]
+    name = f"trial-{index:03d}-r{result.round}"
+    run_id = str(client.create_run(experiment_id, run_name=name, tags=tags).info.run_id)
+    _log_contents(client, run_id, result, strategy)
+    client.set_terminated(run_id, "FINISHED" if result.ok else "FAILED")
+    return _keep_oldest(client, experiment_id, key, run_id)
+
+
+def _log_contents(client: MlflowClient, run_id: str, result: TrialResult, strategy: str) -> None:
+    params = {**result.params, "seed": result.seed, "round": result.round}
+    if strategy:
+        params["strategy"] = strategy
+    metrics = _metrics(result)
+    # Params share the first call with as many metrics as fit: every call is a commit.
+    first = BATCH_LIMIT - len(params)
+    client.log_batch(
+        run_id, metrics=metrics[:first], params=[Param(k, str(v)) for k, v in params.items()]
+    )
+    for start in range(first, len(metrics), BATCH_LIMIT):
+        client.log_batch(run_id, metrics=metrics[start : start + BATCH_LIMIT])
+    client.log_text(run_id, json.dumps(result.to_dict(), default=_plain), TRIAL_FILE)
+    decisions = result.extras.get("decisions")
+    if decisions:
+        client.log_table(run_id, data=pd.DataFrame(list(decisions)), artifact_file=DECISIONS_FILE)
+
+
+def _metrics(result: TrialResult) -> list[Metric]:
+    """Per-epoch curves at steps 0..n-1, then the final metrics at step n (after training).
+
+    The final ``val_accuracy`` (best weights) shares its key with the curve, so it is the
+    value MLflow's run table shows as the latest.
+    """
+    now = int(time.time() * 1000)
+    curves = {name: result.curves.get(name, ()) for name in CURVES}
+    n_epochs = max((len(values) for values in curves.values()), default=0)
+    final = {**result.metrics}
+    final.setdefault("epochs", float(len(curves["train_loss"])))
+    final.setdefault("train_seconds", float(result.duration_s))
+    points = [
+        Metric(name, float(value), now, step)
+        for name, values in curves.items()
+        for step, value in enumerate(values)
+    ]
+    points += [Metric(name, float(value), now + 1, n_epochs) for name, value in final.items()]
+    return points
+
+
+def _keep_oldest(client: MlflowClient, experiment_id: str, key: str, run_id: str) -> str:
+    runs = [r for r in _runs_with_key(client, experiment_id, key) if r.info.status in TERMINAL]
+    oldest = min(runs, key=lambda r: (r.info.start_time, r.info.run_id), default=None)
+    if oldest is None or oldest.info.run_id == run_id:
+        return run_id
+    client.delete_run(run_id)
+    return str(oldest.info.run_id)
+
+
+def find_trial_run_id(client: MlflowClient, search_run_id: str, index: int) -> str | None:
+    """The run id of a logged trial, or None."""
+    experiment_id = client.get_run(search_run_id).info.experiment_id
+    runs = _runs_with_key(client, experiment_id, trial_key(search_run_id, index))
+    finished = [run for run in runs if run.info.status in TERMINAL]
+    return str(finished[0].info.run_id) if finished else None
+
+
+def find_logged_trials(client: MlflowClient, search_run_id: str) -> dict[int, TrialResult]:
+    """The finished trials of a search, rebuilt exactly from their runs, by trial index."""
+    experiment_id = client.get_run(search_run_id).info.experiment_id
+    runs = all_runs(client, [experiment_id], f"tags.mlflow.parentRunId = '{search_run_id}'")
+    found: dict[int, TrialResult] = {}
+    with tempfile.TemporaryDirectory(prefix="driftune-trials-") as folder:
+        for run in runs:
+            index = run.data.tags.get("trial_index")
+            if run.info.status not in TERMINAL or index is None or int(index) in found:
+                continue
+            path = client.download_artifacts(run.info.run_id, TRIAL_FILE, folder)
+            found[int(index)] = TrialResult.from_dict(json.loads(Path(path).read_text()))
+    return dict(sorted(found.items()))
+
+
+def all_runs(client: MlflowClient, experiment_ids: Sequence[str], filter_string: str) -> list[Run]:
+    """Every active run matching the filter, oldest first, across result pages."""
+    found: list[Run] = []
+    token = None
+    while True:
+        page = client.search_runs(
+            list(experiment_ids),
+            filter_string=filter_string,
+            max_results=1000,
+            order_by=["attributes.start_time ASC"],
+            page_token=token,
+        )
+        found.extend(page)
+        token = page.token
+        if not token:
+            return found
+
+
+def _runs_with_key(client: MlflowClient, experiment_id: str, key: str) -> list[Run]:
+    return all_runs(client, [experiment_id], f"tags.trial_key = '{key}'")
+
+
+def _plain(value: Any) -> Any:
+    """JSON for numpy scalars and arrays and other sequences in a trial's extras."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return str(value)
+
+
+__all__ = [
+    "TrialSet",
+    "all_runs",
+    "as_trial_set",
+    "find_logged_trials",
+    "find_trial_run_id",
+    "log_trial",
+    "trial_key",
+]
