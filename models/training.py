@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -99,6 +101,24 @@ class Snapshot:
     stretch_epochs: int = 0
 
 
+@contextmanager
+def torch_threads(n_threads: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to ``n_threads`` while training, then put back.
+
+    torch has one count per process; leaving ours behind would change every later torch call
+    of the caller's. ``None`` leaves the count alone.
+    """
+    if n_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 class Trainer:
     """Trains one model on in-memory tensors; call ``train`` once or segment by segment."""
 
@@ -113,8 +133,6 @@ class Trainer:
         y_val: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
-        if config.n_threads is not None:
-            torch.set_num_threads(config.n_threads)
         self.model = model
         self.config = config
         self.x_train, self.y_train = x_train, y_train
@@ -132,7 +150,10 @@ class Trainer:
         self._best_val_loss = math.inf
         self._best_model: dict[str, Any] | None = None
         self._bad_epochs = 0
-        self._untrained_loss, self._batch_noise = _untrained_loss(model, x_train, y_train, config)
+        with torch_threads(config.n_threads):
+            self._untrained_loss, self._batch_noise = _untrained_loss(
+                model, x_train, y_train, config
+            )
         self._stretch: list[float] = []  # mini-batch losses since the last divergence check
         self._stretch_epochs = 0  # epochs those losses span
 
@@ -153,10 +174,11 @@ class Trainer:
     def train(self, epochs: int | None = None) -> History:
         """Train up to ``epochs`` more epochs (default: until a stopping rule fires)."""
         budget = self.config.max_epochs - self.epoch if epochs is None else epochs
-        for _ in range(budget):
-            if self.done:
-                break
-            self._run_epoch()
+        with torch_threads(self.config.n_threads):
+            for _ in range(budget):
+                if self.done:
+                    break
+                self._run_epoch()
         if not self.done and self.epoch >= self.config.max_epochs:
             self._stop("ok", "max_epochs")
         return self.history

@@ -140,3 +140,18 @@ def test_the_torch_free_settings_match_the_estimator_and_the_network() -> None:
 
     assert BNSoftmaxClassifier().get_params() == DEFAULTS
     assert ACTIVATION_NAMES == tuple(ACTIVATIONS)
+
+
+def test_n_threads_holds_only_while_training() -> None:
+    """torch's thread count is per process: a fit with n_threads puts the caller's count back."""
+    import torch
+
+    X, y = make_classification(n_samples=120, n_features=4, random_state=0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        model = BNSoftmaxClassifier(n_threads=1, max_epochs=2, random_state=0).fit(X, y)
+        assert torch.get_num_threads() == 3
+        assert model.predict(X).shape == (120,)
+    finally:
+        torch.set_num_threads(before)
