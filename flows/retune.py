@@ -9,8 +9,7 @@ from prefect import flow, get_run_logger
 from pydantic import BaseModel, ConfigDict
 
 from data.window import TrainingData
-from flows import candidate, reports, tasks
-from flows import running as execution
+from flows import candidate, reports, running, tasks
 from flows.config import ProjectConfig, load_config
 from flows.locking import retune_lock
 from flows.store import searches
@@ -142,7 +141,7 @@ def _search(
     """Train the strategy's trials (those not yet logged); the search run stays open."""
     strategy = config.search.strategy
     budget = config.search.rounds * config.search.trials_per_round if strategy == "caviar" else 1
-    logger = execution.TrialLogger(client, handle.run_id, strategy, budget)
+    logger = running.TrialLogger(client, handle.run_id, strategy, budget)
     try:
         results, best, searched = _train(config, data, logger, handle)
     except SearchError as error:
@@ -156,21 +155,21 @@ def _search(
 def _train(
     config: ProjectConfig,
     data: TrainingData,
-    logger: execution.TrialLogger,
+    logger: running.TrialLogger,
     handle: searches.SearchHandle,
 ) -> tuple[list[TrialResult], TrialResult, BNSoftmaxClassifier | None]:
     """The strategy's trials, the best of them, and panda's babysat model (None for caviar)."""
     initial = [dict(c) for c in handle.initial]
     if config.search.strategy == "caviar":
-        outcome = execution.run_caviar(
+        outcome = running.run_caviar(
             config, data, logger, initial=initial, completed=dict(handle.completed)
         )
         return list(outcome.results), outcome.best, None
     if 0 in handle.completed:  # a resumed panda search: its one trial is logged already
         best, model = handle.completed[0], None
     else:
-        sitter, proposal = execution.panda_start(config, data, initial)
-        best, model = logger(proposal, execution.run_panda(sitter)), sitter.model
+        sitter, proposal = running.panda_start(config, data, initial)
+        best, model = logger(proposal, running.run_panda(sitter, proposal)), sitter.model
     if best.status != "ok":  # nothing to refit or promote: a diverged model never meets the gate
         raise SearchError(
             f"panda's babysat model {best.status}: {best.error}",

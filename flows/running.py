@@ -6,7 +6,6 @@ killed mid-round loses only the trials still training.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -60,9 +59,8 @@ class TrialLogger:
         self.budget, self.finished = budget, 0
 
     def __call__(self, proposal: Proposal, result: TrialResult) -> TrialResult:
-        result = dataclasses.replace(result, round=proposal.round)
         tasks.log_trial(
-            self.client, self.search_run_id, proposal.index, result, strategy=self.strategy
+            self.client, self.search_run_id, result.index, result, strategy=self.strategy
         )
         self.finished += 1
         get_run_logger().info(
@@ -147,19 +145,20 @@ def panda_start(
     strategy = Panda(params, seed=search.seed)
     proposal = strategy.propose(())[0]
     sitter = Babysitter(
-        {**search.fixed, **proposal.params},
+        proposal.params,
         search.panda.segments,
         search.panda.epochs_per_segment,
         proposal.seed,
         schedule=search.panda.schedule,
         n_threads=os.cpu_count() or 1,
+        fixed=search.fixed,
     )
     encoded = data.encoded
     sitter.start(encoded.X_train, encoded.y_train, encoded.X_val, encoded.y_val)
     return sitter, proposal
 
 
-def run_panda(sitter: Babysitter) -> TrialResult:
+def run_panda(sitter: Babysitter, proposal: Proposal) -> TrialResult:
     """One Prefect task per segment, so the Prefect UI shows the babysitting timeline."""
     while not sitter.done:
         decision = tasks.panda_segment(sitter)
@@ -169,7 +168,7 @@ def run_panda(sitter: Babysitter) -> TrialResult:
             decision.learning_rate,
             decision.reason,
         )
-    return sitter.result()
+    return proposal.stamp(sitter.result())
 
 
 def _sampled_params(config: ProjectConfig) -> dict[str, Any]:

@@ -44,6 +44,7 @@ class Babysitter:
         schedule: Sequence[float] | None = None,
         rules: BabysitterRules | None = None,
         n_threads: int | None = None,
+        fixed: Mapping[str, Any] | None = None,
     ) -> None:
         if segments < 1 or epochs_per_segment < 1:
             raise ValueError("segments and epochs_per_segment must each be at least 1")
@@ -52,6 +53,7 @@ class Babysitter:
         if schedule is not None and not all(alpha > 0 for alpha in schedule):
             raise ValueError(f"every scheduled learning rate must be positive: {list(schedule)}")
         self.params = dict(params)
+        self.fixed = dict(fixed or {})
         self.segments, self.epochs_per_segment, self.seed = segments, epochs_per_segment, seed
         self.schedule = None if schedule is None else [float(a) for a in schedule]
         self.rules = rules or BabysitterRules()
@@ -71,7 +73,7 @@ class Babysitter:
     ) -> None:
         """Build the model and its trainer; the babysitter, not early stopping, ends the run."""
         settings = estimator_settings(
-            {},
+            self.fixed,
             self.params,
             self.seed,
             max_epochs=self.segments * self.epochs_per_segment,
@@ -172,7 +174,12 @@ class Babysitter:
         if self._failure:
             result = dataclasses.replace(result, status="diverged", error=self._failure)
         decisions = [d.to_dict() for d in self.decisions]
-        return dataclasses.replace(result, extras={**result.extras, "decisions": decisions})
+        # The configuration, as caviar's trials record theirs: the babysitter's own control (the
+        # segment budget, no early stopping, the rates it chose) is in the decisions.
+        settings = estimator_settings(self.fixed, self.params, self.seed)
+        return dataclasses.replace(
+            result, settings=settings, extras={**result.extras, "decisions": decisions}
+        )
 
 
 def _untrained_val_loss(trainer: Trainer) -> float:

@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 
 from models.estimator import BNSoftmaxClassifier
 from models.search.trials import TrialResult
-from models.trial import estimator_settings
+from models.trial import trial_settings
 
 
 def refit_settings(best: TrialResult, fixed: Mapping[str, Any]) -> dict[str, Any]:
@@ -29,14 +29,12 @@ def refit_settings(best: TrialResult, fixed: Mapping[str, Any]) -> dict[str, Any
     val_loss = list(best.curves.get("val_loss", ()))
     finite = [(loss, epoch) for epoch, loss in enumerate(val_loss, 1) if math.isfinite(loss)]
     epochs = min(finite)[1] if finite else int(best.metrics.get("epochs", 1))
-    return estimator_settings(
-        fixed,
-        best.params,
-        best.seed,
-        max_epochs=max(epochs, 1),
-        patience=None,
-        validation_fraction=0.0,
-    )
+    return {
+        **trial_settings(best, fixed),
+        "max_epochs": max(epochs, 1),
+        "patience": None,
+        "validation_fraction": 0.0,
+    }
 
 
 def replayed_rates(best: TrialResult, epochs: int) -> tuple[float, ...] | None:
@@ -67,7 +65,7 @@ def fit_as_searched(
     y_val: ArrayLike,
 ) -> BNSoftmaxClassifier:
     """The trial's model as the search trained it: training rows, stopped on validation."""
-    settings = estimator_settings(fixed, best.params, best.seed)
+    settings = trial_settings(best, fixed)
     return BNSoftmaxClassifier(**settings).fit(X_train, y_train, eval_set=(X_val, y_val))
 
 

@@ -8,6 +8,7 @@ This is the torch half of a search; models/search/ (what to try next) never impo
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -20,12 +21,30 @@ from models.estimator import BNSoftmaxClassifier
 from models.search.driver import TrainFn, failed_trial
 from models.search.trials import TrialResult
 
+# Settings that say how a process runs a fit, not what is fitted: never part of a trial's record.
+RUNTIME_SETTINGS = ("n_threads",)
+
 
 def estimator_settings(
     fixed: Mapping[str, Any], params: Mapping[str, Any], seed: int, **overrides: Any
 ) -> dict[str, Any]:
     """``fixed`` under the searched ``params``, seeded, then ``overrides`` on top."""
     return {**fixed, **params, "random_state": seed, **overrides}
+
+
+def trial_settings(trial: TrialResult, fixed: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings ``trial`` trained with, as it recorded them.
+
+    A trial logged before trials recorded their settings gets them merged again, by the same
+    function that merged them when it trained.
+    """
+    if trial.settings:
+        return dict(trial.settings)
+    return estimator_settings(fixed, trial.params, trial.seed)
+
+
+def _recorded(settings: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in settings.items() if k not in RUNTIME_SETTINGS}
 
 
 def make_train_fn(
@@ -49,9 +68,10 @@ def make_train_fn(
             if n_threads is not None:
                 settings["n_threads"] = n_threads
             model = BNSoftmaxClassifier(**settings).fit(X_train, y_train, eval_set=(X_val, y_val))
-            return trial_from_classifier(
+            result = trial_from_classifier(
                 model, X_val, y_val, params=params, seed=seed, seconds=time.perf_counter() - started
             )
+            return dataclasses.replace(result, settings=_recorded(settings))
         except Exception as error:
             return failed_trial(params, seed, error, time.perf_counter() - started)
 

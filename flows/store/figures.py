@@ -57,11 +57,8 @@ def best_learning_curves(
 ) -> Figure:
     figure = Figure(figsize=(10, 4), layout="constrained")
     loss_axes, accuracy_axes = figure.subplots(1, 2)
-    index_of = {id(r): i for i, r in trials.items()}
     for result in ranked(list(trials.values()), metric)[:top]:
-        label = (
-            f"trial {index_of[id(result)]} ({metric} {result.metrics.get(metric, math.nan):.3f})"
-        )
+        label = f"trial {result.index} ({metric} {result.metrics.get(metric, math.nan):.3f})"
         (line,) = loss_axes.plot(result.curves.get("val_loss", ()), label=label)
         loss_axes.plot(result.curves.get("train_loss", ()), color=line.get_color(), ls=":")
         accuracy_axes.plot(result.curves.get("val_accuracy", ()), color=line.get_color())

@@ -309,7 +309,7 @@ def finish_search_run(
     tags: dict[str, str] = {}
     best = ranked(list(trials.values()), metric)
     if best:
-        index = next(i for i, r in trials.items() if r is best[0])
+        index = best[0].index
         best_run = find_trial_run_id(client, run_id, index) or ""
         summary.update(best_index=index, best_run_id=best_run, best=best[0].to_dict())
         metrics.update({f"best_{k}": float(v) for k, v in best[0].metrics.items()})

@@ -9,6 +9,7 @@ as ``trial.json``, so a resumed search rebuilds its history from the store.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 import time
@@ -37,10 +38,9 @@ def trial_key(search_run_id: str, index: int) -> str:
 
 
 def as_trial_set(results: TrialSet | Sequence[TrialResult]) -> dict[int, TrialResult]:
-    """Results by trial index; a sequence is indexed by position."""
-    if isinstance(results, Mapping):
-        return dict(results)
-    return dict(enumerate(results))
+    """Results by the trial index each one carries."""
+    trials = results.values() if isinstance(results, Mapping) else results
+    return {result.index: result for result in trials}
 
 
 def log_trial(
@@ -145,7 +145,9 @@ def find_logged_trials(client: MlflowClient, search_run_id: str) -> dict[int, Tr
             if run.info.status not in TERMINAL or index is None or int(index) in found:
                 continue
             path = client.download_artifacts(run.info.run_id, TRIAL_FILE, folder)
-            found[int(index)] = TrialResult.from_dict(json.loads(Path(path).read_text()))
+            result = TrialResult.from_dict(json.loads(Path(path).read_text()))
+            # A trial.json from before trials carried their index has the default, 0.
+            found[int(index)] = dataclasses.replace(result, index=int(index))
     return dict(sorted(found.items()))
 
 

@@ -9,7 +9,6 @@ failed trials stay results (never zoomed on); a run of them in a row stops the s
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -88,33 +87,27 @@ def sequential(train_fn: TrainFn, proposals: Sequence[Proposal]) -> list[TrialRe
 def safe_train(train_fn: TrainFn, proposal: Proposal) -> TrialResult:
     """``train_fn`` on one proposal; an exception becomes a ``failed`` result, never a crash.
 
-    The result carries the proposal's round. Flows call this inside their trial task.
+    The one place a trial gets its proposal's index and round. Flows call this inside their
+    trial task.
     """
     started = time.perf_counter()
     try:
         result = train_fn(dict(proposal.params), proposal.seed)
     except Exception as error:
-        return failed_trial(
-            proposal.params, proposal.seed, error, time.perf_counter() - started, proposal.round
-        )
+        result = failed_trial(proposal.params, proposal.seed, error, time.perf_counter() - started)
     if not isinstance(result, TrialResult):
         raise TypeError(f"train_fn must return a TrialResult, got {type(result).__name__}")
-    return (
-        result
-        if result.round == proposal.round
-        else dataclasses.replace(result, round=proposal.round)
-    )
+    return proposal.stamp(result)
 
 
 def failed_trial(
-    params: Mapping[str, Any], seed: int, error: BaseException, seconds: float, round_: int = 0
+    params: Mapping[str, Any], seed: int, error: BaseException, seconds: float
 ) -> TrialResult:
     return TrialResult(
         params=params,
         seed=seed,
         status="failed",
         duration_s=seconds,
-        round=round_,
         error=f"{type(error).__name__}: {error}",
     )
 
@@ -191,10 +184,14 @@ def _round_results(
     trained = list(run_round(train_fn, todo)) if todo else []
     if len(trained) != len(todo):
         raise ValueError(f"run_round returned {len(trained)} results for {len(todo)} proposals")
-    fresh = {
-        p.index: r if r.round == p.round else dataclasses.replace(r, round=p.round)
-        for p, r in zip(todo, trained, strict=True)
-    }
+    fresh = {}
+    for p, r in zip(todo, trained, strict=True):
+        if (r.index, r.round) != (p.index, p.round):
+            raise ValueError(
+                f"run_round returned trial {r.index} of round {r.round} for proposal {p.index} "
+                f"of round {p.round}: train each proposal through safe_train"
+            )
+        fresh[p.index] = r
     for p in proposals:
         yield (p, done[p.index], False) if p.index in done else (p, fresh[p.index], True)
 

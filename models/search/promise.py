@@ -62,8 +62,8 @@ def most_promising(
     the candidates' order, and a trial whose parameters ``space`` cannot place is left out.
     """
     good = ranked(results, metric)[:top_k]
-    chosen = {id(r) for r in good}
-    rest = [r for r in results if id(r) not in chosen]
+    chosen = {r.index for r in good}
+    rest = [r for r in results if r.index not in chosen]
     points = _unit_positions(space, candidates)
     if points is None:
         raise ValueError("every candidate must set every parameter of the space, inside it")

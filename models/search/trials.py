@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,10 +25,14 @@ LOWER_IS_BETTER = frozenset({"val_log_loss", "val_loss", "log_loss"})
 class TrialResult:
     """One trained configuration: what was tried, with which seed, and how it did.
 
-    ``metrics`` holds final numbers (``val_accuracy``, ``val_log_loss``, ``epochs``, ...);
-    ``curves`` the per-epoch lists (``train_loss``, ``val_loss``, ``val_accuracy``,
-    ``learning_rate``); ``error`` says why a trial diverged or failed. ``extras`` carries
-    strategy-specific records, such as panda's learning-rate decisions.
+    ``index`` and ``round`` are its proposal's, put there by ``Proposal.stamp`` (through
+    ``safe_train``, or panda's babysitter). ``params`` are the searched parameters and
+    ``settings`` every estimator setting it trained with (``models.trial.estimator_settings``:
+    the project's fixed settings under ``params``, seeded). ``metrics`` holds final numbers
+    (``val_accuracy``, ``val_log_loss``, ``epochs``, ...); ``curves`` the per-epoch lists
+    (``train_loss``, ``val_loss``, ``val_accuracy``, ``learning_rate``); ``error`` says why a
+    trial diverged or failed. ``extras`` carries strategy-specific records, such as panda's
+    learning-rate decisions.
     """
 
     params: Mapping[str, Any]
@@ -39,6 +44,8 @@ class TrialResult:
     round: int = 0
     error: str = ""
     extras: Mapping[str, Any] = field(default_factory=dict)
+    index: int = 0
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in TRIAL_STATUSES:
@@ -51,6 +58,7 @@ class TrialResult:
             self, "curves", MappingProxyType({k: tuple(v) for k, v in self.curves.items()})
         )
         object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
+        object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
 
     def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
         # Mapping proxies cannot be pickled; process-based task runners (Dask) pickle results.
@@ -78,6 +86,8 @@ class TrialResult:
             "round": self.round,
             "error": self.error,
             "extras": dict(self.extras),
+            "index": self.index,
+            "settings": dict(self.settings),
         }
 
     @classmethod
@@ -89,11 +99,11 @@ def ranked(results: Sequence[TrialResult], metric: str = "val_accuracy") -> list
     """The ok trials, best first.
 
     Ties break deterministically: lower validation log-loss, then earlier round, then the
-    trial's position in ``results``.
+    earlier trial index.
     """
-    ok = [(i, r) for i, r in enumerate(results) if r.ok and math.isfinite(r.score(metric))]
-    ok.sort(key=lambda ir: (-ir[1].score(metric), -ir[1].score("val_log_loss"), ir[1].round, ir[0]))
-    return [r for _, r in ok]
+    ok = [r for r in results if r.ok and math.isfinite(r.score(metric))]
+    ok.sort(key=lambda r: (-r.score(metric), -r.score("val_log_loss"), r.round, r.index))
+    return ok
 
 
 def best_trial(results: Sequence[TrialResult], metric: str = "val_accuracy") -> TrialResult:
@@ -115,6 +125,10 @@ class Proposal:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    def stamp(self, result: TrialResult) -> TrialResult:
+        """``result`` as this proposal's trial: its index and round."""
+        return dataclasses.replace(result, index=self.index, round=self.round)
 
     def __reduce__(self) -> tuple[type[Proposal], tuple[int, int, dict[str, Any], int]]:
         # A mapping proxy cannot be pickled; process-based task runners (Dask, Ray) pickle.

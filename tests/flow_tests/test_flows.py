@@ -25,7 +25,7 @@ from prefect.client.schemas.filters import (
 from prefect.logging.handlers import APILogHandler
 
 from data.errors import DataError
-from flows import running as execution
+from flows import running
 from flows.check_drift import DriftCheckRequest, check_drift
 from flows.cli import progress
 from flows.cli.status import project_status
@@ -248,19 +248,19 @@ def test_a_second_caller_that_may_wait_gets_the_lock_once_it_is_released() -> No
 def test_a_killed_retune_resumes_without_retraining_logged_trials(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_call = execution.TrialLogger.__call__
+    real_call = running.TrialLogger.__call__
     logged: list[int] = []
 
-    def crash_after_three(self: execution.TrialLogger, proposal: Any, result: Any) -> Any:
+    def crash_after_three(self: running.TrialLogger, proposal: Any, result: Any) -> Any:
         if len(logged) == 3:
             raise KeyboardInterrupt("killed mid-search")  # what a kill looks like in-process
         logged.append(proposal.index)
         return real_call(self, proposal, result)
 
-    monkeypatch.setattr(execution.TrialLogger, "__call__", crash_after_three)
+    monkeypatch.setattr(running.TrialLogger, "__call__", crash_after_three)
     with pytest.raises(BaseException, match="killed mid-search"):
         retune(RetuneRequest(config_path=str(project)))
-    monkeypatch.setattr(execution.TrialLogger, "__call__", real_call)
+    monkeypatch.setattr(running.TrialLogger, "__call__", real_call)
 
     trained_again: list[int] = []
     with progress.listening(lambda done, budget, result: trained_again.append(done)):

@@ -17,24 +17,31 @@ from tests.model_tests.test_strategies import synthetic
 SPACE = SearchSpace({"learning_rate": LogUniform(1e-4, 1e-1)})
 
 
-def trial(lr: float, accuracy: float, status: str = "ok") -> TrialResult:
+def trial(lr: float, accuracy: float, index: int, status: str = "ok") -> TrialResult:
     metrics = {"val_accuracy": accuracy, "val_log_loss": 1 - accuracy} if status == "ok" else {}
     error = None if status == "ok" else "loss diverged"
-    return TrialResult({"learning_rate": lr}, 0, status, metrics, error=error)
+    return TrialResult({"learning_rate": lr}, 0, status, metrics, error=error, index=index)
 
 
 def test_candidates_near_the_best_trials_come_first_and_near_the_worst_last() -> None:
-    results = [trial(1e-2, 0.9), trial(1.2e-2, 0.88), trial(1e-4, 0.5), trial(1.5e-4, 0.52)]
+    results = [
+        trial(1e-2, 0.9, 0),
+        trial(1.2e-2, 0.88, 1),
+        trial(1e-4, 0.5, 2),
+        trial(1.5e-4, 0.52, 3),
+    ]
     candidates: list[dict[str, Any]] = [{"learning_rate": lr} for lr in (1e-3, 1.1e-4, 1.1e-2)]
     chosen = most_promising(SPACE, candidates, results, 3, top_k=2)
     assert [c["learning_rate"] for c in chosen] == [1.1e-2, 1e-3, 1.1e-4]
 
 
 def test_a_diverged_trial_steers_candidates_away_from_its_region() -> None:
-    # Both candidates sit one decade from the only good trial; one is next to a divergence.
-    results = [trial(1e-3, 0.9), trial(1e-1, math.nan, status="diverged")]
-    candidates = [{"learning_rate": 1e-2}, {"learning_rate": 1e-4}]
-    assert most_promising(SPACE, candidates, results, 1, top_k=1) == [{"learning_rate": 1e-4}]
+    # Both candidates sit one decade from the only good trial, mid-space, so without the
+    # divergence they tie (and the first would be kept); one is next to the divergence.
+    space = SearchSpace({"learning_rate": LogUniform(1e-5, 1e1)})
+    results = [trial(1e-2, 0.9, 0), trial(1.0, math.nan, 1, status="diverged")]
+    candidates = [{"learning_rate": 1e-1}, {"learning_rate": 1e-3}]
+    assert most_promising(space, candidates, results, 1, top_k=1) == [{"learning_rate": 1e-3}]
 
 
 def test_the_uniform_component_keeps_every_density_positive_and_finite() -> None:
