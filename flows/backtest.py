@@ -33,6 +33,7 @@ from flows.backtesting.scratch import Journal, ScratchProject, fingerprint, open
 from flows.check_drift import DriftCheckRequest, check_drift
 from flows.cli import progress
 from flows.config import ProjectConfig, load_config
+from flows.outcomes import DriftCheckOutcome, RetuneOutcome, RetuneRefused
 from flows.retune import RetuneRequest, retune
 from flows.store.project import open_store
 from flows.store.registry import champion
@@ -164,9 +165,10 @@ def _replay_batch(
     else:
         scores = BatchScores.from_dict(recorded["scores"])
     scratch.land(k, ordered[k])
-    outcome = _check(scratch, request.start_retune)
-    get_run_logger().info("batch %s: %s", ordered[k].id, outcome.get("decision", "-"))
-    return _row(ordered[k], scores, outcome, time.perf_counter() - started)
+    outcome, error = _check(scratch, request.start_retune)
+    row = _row(ordered[k], scores, outcome, error, time.perf_counter() - started)
+    get_run_logger().info("batch %s: %s", ordered[k].id, row["decision"])
+    return row
 
 
 def _versions(
@@ -183,23 +185,33 @@ def _versions(
     return Versions(champion=now.version, first=first_version, replaced=replaced)
 
 
-def _check(scratch: ScratchProject, start_retune: bool) -> dict[str, Any]:
-    """check-drift on the scratch project; a failure is part of the story, not the end of it."""
+def _check(scratch: ScratchProject, start_retune: bool) -> tuple[DriftCheckOutcome | None, str]:
+    """check-drift on the scratch project, or why it failed: part of the story, not its end."""
     request = DriftCheckRequest(config_path=str(scratch.config_path), start_retune=start_retune)
     try:
-        outcome = check_drift(request)
+        return check_drift(request), ""
     except DriftuneError as error:
-        return {"status": "failed", "error": str(error)}
-    return dict(outcome)
+        return None, str(error)
 
 
 def _row(
-    batch: Batch, scores: BatchScores, outcome: dict[str, Any], seconds: float
+    batch: Batch,
+    scores: BatchScores,
+    outcome: DriftCheckOutcome | None,
+    error: str,
+    seconds: float,
 ) -> dict[str, Any]:
-    report, retuned = outcome.get("report"), outcome.get("retune")
+    report = None if outcome is None else outcome.report
+    retuned = None if outcome is None else outcome.retune
     performance = getattr(report, "performance", None)
-    status = outcome.get("status", "-")
-    drift = ("drift" if outcome.get("drifted") else "no drift") if status == "checked" else status
+    if outcome is None:
+        drift = "failed"
+    else:
+        drift = (
+            ("drift" if outcome.drifted else "no drift")
+            if outcome.status == "checked"
+            else outcome.status
+        )
     effect = None
     if scores.replaced_accuracy is not None:
         effect = scores.accuracy["driftune"] - scores.replaced_accuracy
@@ -213,26 +225,26 @@ def _row(
         "drift": drift,
         "drifted_features": list(getattr(report, "drifted_features", ()))[:3],
         "accuracy_drop": bool(performance and performance.drifted),
-        "retune": None if not retuned else ("busy" if "refused" in retuned else "drift"),
-        "decision": _decision(outcome, retuned),
-        "reason": _reason(outcome, retuned),
+        "retune": None if retuned is None else _retune_kind(retuned),
+        "decision": "failed" if outcome is None else _decision(retuned),
+        "reason": error or _reason(retuned),
         "seconds": round(seconds, 1),
     }
 
 
-def _decision(outcome: dict[str, Any], retuned: dict[str, Any] | None) -> str:
-    if outcome.get("status") == "failed":
-        return "failed"
-    if not retuned:
+def _retune_kind(retuned: RetuneOutcome | RetuneRefused) -> str:
+    return "busy" if isinstance(retuned, RetuneRefused) else "drift"
+
+
+def _decision(retuned: RetuneOutcome | RetuneRefused | None) -> str:
+    if retuned is None:
         return "-"
-    if "refused" in retuned:
+    if isinstance(retuned, RetuneRefused):
         return "busy"
-    return f"{'promoted' if retuned['promoted'] else 'refused'} v{retuned['version']}"
+    return f"{'promoted' if retuned.promoted else 'refused'} v{retuned.version}"
 
 
-def _reason(outcome: dict[str, Any], retuned: dict[str, Any] | None) -> str:
-    if outcome.get("status") == "failed":
-        return str(outcome.get("error", ""))
-    if not retuned:
+def _reason(retuned: RetuneOutcome | RetuneRefused | None) -> str:
+    if retuned is None:
         return ""
-    return str(retuned.get("refused") or retuned.get("reason", ""))
+    return retuned.refused if isinstance(retuned, RetuneRefused) else retuned.reason

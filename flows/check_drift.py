@@ -12,6 +12,7 @@ whatever it is.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -21,6 +22,7 @@ from data.loading import Batch, batches
 from flows import failpoints, reports, tasks
 from flows.config import ProjectConfig, load_config
 from flows.locking import RetuneBusyError
+from flows.outcomes import DriftCheckOutcome, RetuneOutcome, RetuneRefused
 from flows.retune import RetuneRequest, retune
 from flows.store import drift_checks as monitoring
 from flows.store import searches
@@ -39,7 +41,7 @@ class DriftCheckRequest(BaseModel):
 
 
 @flow(name="check-drift", log_prints=False)
-def check_drift(request: DriftCheckRequest) -> dict[str, Any]:
+def check_drift(request: DriftCheckRequest) -> DriftCheckOutcome:
     """Check the newest batch past every one seen; start a retune (trigger drift) on drift."""
     config = load_config(request.config_path)
     logger = get_run_logger()
@@ -69,15 +71,14 @@ def check_drift(request: DriftCheckRequest) -> dict[str, Any]:
         champion_version=champion.version,
         retune_requested=request.start_retune,
     )
-    outcome: dict[str, Any] = {
-        "status": "checked" if ours else "checked elsewhere",
-        "batch_id": batch.id,
-        "passed_over": passed_over,
-        "drifted": drifted,
-        "drift_run_id": run_id,
-        "report": report,
-        "retune": None,
-    }
+    outcome = DriftCheckOutcome(
+        status="checked" if ours else "checked elsewhere",
+        batch_id=batch.id,
+        passed_over=tuple(passed_over),
+        drifted=drifted,
+        drift_run_id=run_id,
+        report=report,
+    )
     if not ours:  # another check of this batch won the race: it reports and retunes
         logger.info("batch %s of %s was checked by run %s", batch.id, config.name, run_id)
         return outcome
@@ -86,23 +87,22 @@ def check_drift(request: DriftCheckRequest) -> dict[str, Any]:
     if passed_over:
         logger.info("passed over older unchecked batches: %s", ", ".join(passed_over))
     if drifted and request.start_retune:
-        outcome["retune"] = _start_retune(request.config_path, client, run_id)
+        retuned = _start_retune(request.config_path, client, run_id)
+        return dataclasses.replace(outcome, retune=retuned)
     return outcome
 
 
 def _nothing_new(
     request: DriftCheckRequest, config: ProjectConfig, client: Any, tracking: Any
-) -> dict[str, Any]:
+) -> DriftCheckOutcome:
     """Every batch is checked; resume the retune of a check that was killed while it ran."""
-    outcome: dict[str, Any] = {"status": "nothing new", "drifted": False, "retune": None}
     pending = monitoring.pending_retune(client, tracking) if request.start_retune else None
     if pending is None:
         get_run_logger().info("nothing new: every batch of %s is checked", config.name)
-        return outcome
+        return DriftCheckOutcome(status="nothing new")
     get_run_logger().info("resuming the retune drift check %s started", pending)
-    outcome.update(status="resumed", drifted=True, drift_run_id=pending)
-    outcome["retune"] = _start_retune(request.config_path, client, pending)
-    return outcome
+    retuned = _start_retune(request.config_path, client, pending)
+    return DriftCheckOutcome(status="resumed", drifted=True, drift_run_id=pending, retune=retuned)
 
 
 def _newest_unseen(config: ProjectConfig, seen: set[str]) -> tuple[Batch | None, list[str]]:
@@ -115,7 +115,9 @@ def _newest_unseen(config: ProjectConfig, seen: set[str]) -> tuple[Batch | None,
     return fresh[-1], [b.id for b in fresh[:-1]]
 
 
-def _start_retune(config_path: str, client: Any, drift_run_id: str) -> dict[str, Any]:
+def _start_retune(
+    config_path: str, client: Any, drift_run_id: str
+) -> RetuneOutcome | RetuneRefused:
     """The retune a drifted check starts; its outcome is recorded on the check either way."""
     request = RetuneRequest(config_path=config_path, trigger="drift", drift_run_id=drift_run_id)
     try:
@@ -123,7 +125,7 @@ def _start_retune(config_path: str, client: Any, drift_run_id: str) -> dict[str,
     except RetuneBusyError as busy:
         get_run_logger().warning(str(busy))
         monitoring.record_retune_outcome(client, drift_run_id, f"busy: {busy}")
-        return {"refused": str(busy)}
+        return RetuneRefused(str(busy))
     except SearchError as failed:
         monitoring.record_retune_outcome(client, drift_run_id, f"failed: {failed}")
         raise SearchError(
@@ -132,6 +134,6 @@ def _start_retune(config_path: str, client: Any, drift_run_id: str) -> dict[str,
             errors=failed.errors,
             results=failed.results,
         ) from failed
-    verdict = "promoted" if summary["promoted"] else "refused"
-    monitoring.record_retune_outcome(client, drift_run_id, f"{verdict} v{summary['version']}")
+    verdict = "promoted" if summary.promoted else "refused"
+    monitoring.record_retune_outcome(client, drift_run_id, f"{verdict} v{summary.version}")
     return summary

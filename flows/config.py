@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -24,7 +26,25 @@ from pydantic import (
 from data.errors import ConfigError
 from data.schema import DEFAULT_MIN_ROWS, DatasetSpec
 from flows import config_checks
+from models.search.plan import PandaPlan, SearchPlan
 from models.search.space import SearchSpace
+
+
+def _parsed_space(value: Any) -> Any:
+    """The YAML's mapping as a SearchSpace, parsed here once (errors name the parameter)."""
+    return (
+        value if value is None or isinstance(value, SearchSpace) else SearchSpace.from_dict(value)
+    )
+
+
+def _space_as_dict(space: SearchSpace | None) -> dict[str, dict[str, Any]] | None:
+    return None if space is None else space.to_dict()
+
+
+# search.space: the user's mapping in YAML and JSON, a parsed SearchSpace in between.
+SpaceSetting = Annotated[
+    SearchSpace | None, BeforeValidator(_parsed_space), PlainSerializer(_space_as_dict)
+]
 
 
 class _Section(BaseModel):
@@ -97,13 +117,15 @@ class PandaConfig(_Section):
 
 
 class SearchConfig(_Section):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
     strategy: Literal["caviar", "panda"] = "caviar"
     # fixed comes before space: the space's values are checked with the fixed settings beside.
     fixed: dict[str, Any] = Field(
         default_factory=lambda: {"max_epochs": 40, "patience": 8},
         description="BNSoftmaxClassifier parameters every trial shares",
     )
-    space: dict[str, dict[str, Any]] | None = Field(None, description="None: the default space")
+    space: SpaceSetting = Field(None, description="None: the default space")
     rounds: int = Field(3, ge=1)
     trials_per_round: int = Field(6, ge=1)
     top_k: int = Field(3, ge=1)
@@ -121,11 +143,10 @@ class SearchConfig(_Section):
     @field_validator("space")
     @classmethod
     def _space_is_estimator_settings(
-        cls, value: dict[str, dict[str, Any]] | None, info: ValidationInfo
-    ) -> Any:
+        cls, value: SearchSpace | None, info: ValidationInfo
+    ) -> SearchSpace | None:
         if value is not None:
-            space = SearchSpace.from_dict(value)  # raises with the parameter's name
-            config_checks.check_space_settings(space, info.data.get("fixed", {}))
+            config_checks.check_space_settings(value, info.data.get("fixed", {}))
         return value
 
     @model_validator(mode="after")
@@ -135,8 +156,30 @@ class SearchConfig(_Section):
             config_checks.check_no_overlap(self.space, self.fixed)
         return self
 
-    def search_space(self) -> SearchSpace:
-        return SearchSpace.default() if self.space is None else SearchSpace.from_dict(self.space)
+    @property
+    def plan(self) -> SearchPlan:
+        """This section as the core takes it, whole: a frozen SearchPlan of the parsed values.
+
+        Built from the fields on each call (no parsing: the space was parsed when the config
+        loaded), so a ``model_copy(update=...)`` can never leave a stale plan behind.
+        """
+        panda = self.panda
+        return SearchPlan(
+            space=SearchSpace.default() if self.space is None else self.space,
+            strategy=self.strategy,
+            fixed=self.fixed,
+            rounds=self.rounds,
+            trials_per_round=self.trials_per_round,
+            top_k=self.top_k,
+            seed=self.seed,
+            max_consecutive_failures=self.max_consecutive_failures,
+            warm_start_k=self.warm_start_k,
+            panda=PandaPlan(
+                segments=panda.segments,
+                epochs_per_segment=panda.epochs_per_segment,
+                schedule=None if panda.schedule is None else tuple(panda.schedule),
+            ),
+        )
 
 
 class DriftConfig(_Section):

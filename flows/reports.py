@@ -13,38 +13,9 @@ from data.drift.report import DriftReport
 from flows.gate import GateOutcome
 from flows.outages import as_outage
 from flows.store.drift_checks import drift_markdown
-from flows.store.searches import SearchHandle
 from models.search.trials import TrialResult, ranked
 
 LEADERBOARD_ROWS = 10
-
-
-def retune_summary(
-    trigger: str,
-    handle: SearchHandle,
-    results: Sequence[TrialResult],
-    best: TrialResult,
-    verdict: GateOutcome,
-) -> dict[str, Any]:
-    """A plain, JSON-ready account of one retune (the flow's return value)."""
-    decision = verdict.decision
-    return {
-        "trigger": trigger,
-        "search_run_id": handle.run_id,
-        "resumed": handle.resumed,
-        "trials": len(results),
-        "ok": sum(r.status == "ok" for r in results),
-        "diverged": sum(r.status == "diverged" for r in results),
-        "failed": sum(r.status == "failed" for r in results),
-        "best_params": dict(best.params),
-        "best_val_accuracy": best.metrics.get("val_accuracy"),
-        "version": verdict.version,
-        "promoted": decision.promote,
-        "reason": decision.reason,
-        "challenger_accuracy": verdict.challenger_accuracy,
-        "champion_accuracy": verdict.champion_accuracy,
-        "probability_better": decision.probability,
-    }
 
 
 def leaderboard_markdown(

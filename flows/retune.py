@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from mlflow import MlflowClient
 from prefect import flow, get_run_logger
@@ -12,6 +12,7 @@ from data.window import TrainingData
 from flows import candidate, reports, running, tasks
 from flows.config import ProjectConfig, load_config
 from flows.locking import retune_lock
+from flows.outcomes import RetuneOutcome
 from flows.store import searches
 from flows.store.project import open_store
 from flows.store.registry import ChampionInfo
@@ -34,7 +35,7 @@ class RetuneRequest(BaseModel):
 
 
 @flow(name="retune", log_prints=False)
-def retune(request: RetuneRequest) -> dict[str, Any]:
+def retune(request: RetuneRequest) -> RetuneOutcome:
     """Search the hyperparameters afresh on the newest data and promote only a better model."""
     config = load_config(request.config_path)
     with retune_lock(config.name, wait_s=config.runner.wait_for_lock_s):
@@ -71,7 +72,7 @@ def retune(request: RetuneRequest) -> dict[str, Any]:
         tasks.describe_run(client, handle.run_id, leaderboard)
         tasks.end_search(client, handle.run_id)
         get_run_logger().info("retune %s: %s", config.name, verdict.decision.reason)
-        return reports.retune_summary(request.trigger, handle, results, best, verdict)
+        return RetuneOutcome.of(request.trigger, handle, results, best, verdict)
 
 
 def _window_line(data: TrainingData) -> str:
@@ -99,7 +100,7 @@ def _open_search(
         : config.search.trials_per_round
     ]
     # Configurations from an earlier, other space are brought into this one, and the log says how.
-    initial, notes = fit_to_space(initial, config.search.search_space())
+    initial, notes = fit_to_space(initial, config.search.plan.space)
     for note in notes:
         get_run_logger().info("warm start: %s", note)
     handle = tasks.open_search(
@@ -139,8 +140,7 @@ def _search(
     handle: searches.SearchHandle,
 ) -> tuple[list[TrialResult], TrialResult, BNSoftmaxClassifier | None]:
     """Train the strategy's trials (those not yet logged); the search run stays open."""
-    strategy = config.search.strategy
-    budget = config.search.rounds * config.search.trials_per_round if strategy == "caviar" else 1
+    strategy, budget = config.search.plan.strategy, config.search.plan.budget
     logger = running.TrialLogger(client, handle.run_id, strategy, budget)
     try:
         results, best, searched = _train(config, data, logger, handle)

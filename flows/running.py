@@ -24,6 +24,7 @@ from flows.config import ProjectConfig
 from models.panda import Babysitter, Panda
 from models.search.caviar import CoarseToFine
 from models.search.driver import SearchOutcome, TrainFn, run_search
+from models.search.plan import SearchPlan
 from models.search.trials import Proposal, TrialResult, trial_seed
 from models.trial import make_train_fn
 
@@ -95,22 +96,15 @@ def run_caviar(
     completed: dict[int, TrialResult],
 ) -> SearchOutcome:
     """Coarse-to-fine rounds; each round's trials train concurrently on the task runner."""
-    search = config.search
-    strategy = CoarseToFine(
-        search.search_space(),
-        rounds=search.rounds,
-        trials_per_round=search.trials_per_round,
-        top_k=search.top_k,
-        seed=search.seed,
-        initial=initial,
-    )
+    plan = config.search.plan
+    strategy = CoarseToFine.from_plan(plan, initial)
     encoded = data.encoded
     train_fn = make_train_fn(
         encoded.X_train,
         encoded.y_train,
         encoded.X_val,
         encoded.y_val,
-        fixed_params=search.fixed,
+        fixed_params=plan.fixed,
         n_threads=threads_per_trial(config),
     )
     logger.finished = len(completed)
@@ -132,7 +126,7 @@ def run_caviar(
             train_fn,
             run_round=run_round,
             completed=completed,
-            max_consecutive_failures=search.max_consecutive_failures,
+            max_consecutive_failures=plan.max_consecutive_failures,
         )
 
 
@@ -140,19 +134,10 @@ def panda_start(
     config: ProjectConfig, data: TrainingData, initial: Sequence[dict[str, Any]]
 ) -> tuple[Babysitter, Proposal]:
     """The one configuration panda babysits: the warm start's first, else a seeded sample."""
-    search = config.search
-    params = dict(initial[0]) if initial else _sampled_params(config)
-    strategy = Panda(params, seed=search.seed)
-    proposal = strategy.propose(())[0]
-    sitter = Babysitter(
-        proposal.params,
-        search.panda.segments,
-        search.panda.epochs_per_segment,
-        proposal.seed,
-        schedule=search.panda.schedule,
-        n_threads=os.cpu_count() or 1,
-        fixed=search.fixed,
-    )
+    plan = config.search.plan
+    params = dict(initial[0]) if initial else _sampled_params(plan)
+    proposal = Panda.from_plan(plan, params).propose(())[0]
+    sitter = Babysitter.for_proposal(plan, proposal, n_threads=os.cpu_count() or 1)
     encoded = data.encoded
     sitter.start(encoded.X_train, encoded.y_train, encoded.X_val, encoded.y_val)
     return sitter, proposal
@@ -171,6 +156,6 @@ def run_panda(sitter: Babysitter, proposal: Proposal) -> TrialResult:
     return proposal.stamp(sitter.result())
 
 
-def _sampled_params(config: ProjectConfig) -> dict[str, Any]:
-    rng = np.random.default_rng(trial_seed(config.search.seed, 0))
-    return config.search.search_space().sample(1, rng)[0]
+def _sampled_params(plan: SearchPlan) -> dict[str, Any]:
+    rng = np.random.default_rng(trial_seed(plan.seed, 0))
+    return plan.space.sample(1, rng)[0]

@@ -29,5 +29,7 @@ def choose_training_window(config: ProjectConfig) -> WindowChoice | None:
     if len(rows) < 2:
         return None
     # One torch thread: the same data gives the same choice, so a resumed retune finds its search.
-    settings = estimator_settings(config.search.fixed, {}, config.search.seed, n_threads=1)
+    settings = estimator_settings(
+        config.search.plan.fixed, {}, config.search.plan.seed, n_threads=1
+    )
     return choose_window(rows, settings)

@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike
 from torch import nn
 
 from models.estimator import BNSoftmaxClassifier
+from models.search.plan import SearchPlan
 from models.search.trials import Proposal, TrialResult, trial_seed
 from models.training import Snapshot, Trainer
 from models.trial import estimator_settings, trial_from_classifier
@@ -63,6 +64,21 @@ class Babysitter:
         self._failure = ""  # why the run counts as diverged, when it does
         self._seconds = 0.0
         self._stopped = False
+
+    @classmethod
+    def for_proposal(
+        cls, plan: SearchPlan, proposal: Proposal, *, n_threads: int | None = None
+    ) -> Babysitter:
+        """The babysitter of panda's one ``proposal``, as the project's plan sets it."""
+        return cls(
+            proposal.params,
+            plan.panda.segments,
+            plan.panda.epochs_per_segment,
+            proposal.seed,
+            schedule=plan.panda.schedule,
+            n_threads=n_threads,
+            fixed=plan.fixed,
+        )
 
     @property
     def done(self) -> bool:
@@ -202,6 +218,10 @@ class Panda:
 
     params: Mapping[str, Any]
     seed: int = 0
+
+    @classmethod
+    def from_plan(cls, plan: SearchPlan, params: Mapping[str, Any]) -> Panda:
+        return cls(params, seed=plan.seed)
 
     def propose(self, results: Sequence[TrialResult]) -> list[Proposal]:
         if results:

@@ -75,7 +75,7 @@ def baseline_fits(
         "random_search": lambda X, y: fit_random_search(
             X,
             y,
-            space=config.search.search_space(),
+            space=config.search.plan.space,
             fixed=fixed,
             trials=search_trials,
             seed=seed,

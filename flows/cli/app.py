@@ -255,36 +255,38 @@ def check_drift_command(
     from flows.check_drift import DriftCheckRequest, check_drift
     from flows.cli.console import retune_table, trial_progress
     from flows.cli.flow_calls import call_flow
+    from flows.outcomes import RetuneRefused
 
     request = DriftCheckRequest(config_path=str(config), start_retune=retune)
     with trial_progress(progress_console, "retune trials"):
         called = _run(lambda: call_flow(project, check_drift, request))
     outcome = called.value
     if as_json:
-        drifted = bool(outcome and outcome.get("drifted"))
+        drifted = outcome is not None and outcome.drifted
         code = DRIFT_EXIT_CODE if exit_code and drifted else 0
         _finish_json({"check": outcome}, called, code=code)
         return
     if outcome is None:  # the Prefect API failed after the work: the note tells the outcome
         _note(called)
         return
-    if outcome["status"] == "nothing new":
+    if outcome.status == "nothing new":
         console.print("nothing new: every batch is already checked")
         _note(called)
         return
-    if outcome["status"] == "resumed":
-        console.print(f"resumed the retune that drift check {outcome['drift_run_id']} started")
+    if outcome.status == "resumed":
+        console.print(f"resumed the retune that drift check {outcome.drift_run_id} started")
     else:
-        verdict = "[bold red]DRIFT[/]" if outcome["drifted"] else "no drift"
-        console.print(f"Drift check of {outcome['batch_id']}: {verdict}")
-        console.print(outcome["report"].summary(), highlight=False)
-    if outcome["status"] == "checked elsewhere":
-        console.print(f"(checked by a concurrent run, {outcome['drift_run_id']}, which retunes)")
-    if outcome.get("retune") and "refused" in outcome["retune"]:
-        console.print(f"[yellow]{outcome['retune']['refused']}[/]")
-    elif outcome.get("retune"):
-        console.print(retune_table(outcome["retune"]))
-    code = DRIFT_EXIT_CODE if exit_code and outcome.get("drifted") else 0
+        verdict = "[bold red]DRIFT[/]" if outcome.drifted else "no drift"
+        console.print(f"Drift check of {outcome.batch_id}: {verdict}")
+        if outcome.report is not None:
+            console.print(outcome.report.summary(), highlight=False)
+    if outcome.status == "checked elsewhere":
+        console.print(f"(checked by a concurrent run, {outcome.drift_run_id}, which retunes)")
+    if isinstance(outcome.retune, RetuneRefused):
+        console.print(f"[yellow]{outcome.retune.refused}[/]")
+    elif outcome.retune is not None:
+        console.print(retune_table(outcome.retune))
+    code = DRIFT_EXIT_CODE if exit_code and outcome.drifted else 0
     _note(called, code=code)
     if code:
         raise typer.Exit(code)
@@ -533,14 +535,14 @@ def demo(
 ) -> None:
     """The whole loop on seattle-weather: tune on 2012, then replay 2013-2015 as new batches."""
     from flows.cli.console import demo_reasons, demo_table, trial_progress
-    from flows.cli.demo import DemoBudget, check_demo_folder, run_demo
+    from flows.cli.demo import DemoBudget, DemoOutcome, check_demo_folder, run_demo
     from flows.prefect_api import project_api, quiet_prefect_console
 
     _run(lambda: check_demo_folder(workdir))  # a folder the demo did not make: one line, exit 1
     budget = DemoBudget(rounds=rounds, trials_per_round=trials, max_epochs=max_epochs)
     console.print(f"[bold]driftune demo[/] in {workdir} (starts clean each run)")
 
-    def act() -> tuple[dict[str, Any], str]:
+    def act() -> tuple[DemoOutcome, str]:
         # The demo's flows use the Prefect server of the folder it runs in: its folder is recreated.
         with project_api(Path.cwd()) as url:
             quiet_prefect_console()
@@ -548,16 +550,16 @@ def demo(
 
     with trial_progress(console, "trials"):
         outcome, api_url = _run(act)
-    first = outcome["first"]
+    first = outcome.first
     console.print(
-        f"first tune on 2012: version {first['version']} is the champion "
-        f"(holdout accuracy {first['challenger_accuracy']:.3f})"
+        f"first tune on 2012: version {first.version} is the champion "
+        f"(holdout accuracy {first.challenger_accuracy:.3f})"
     )
-    console.print(demo_table(outcome["rows"]))
-    for line in demo_reasons(outcome["rows"]):
+    console.print(demo_table(outcome.rows))
+    for line in demo_reasons(outcome.rows):
         console.print(f"  {line}", highlight=False)
-    console.print(f"done in {outcome['seconds']:.0f} s. Look around:")
-    console.print(f"  MLflow UI:  driftune ui -c {outcome['config_path']}   (or make ui)")
+    console.print(f"done in {outcome.seconds:.0f} s. Look around:")
+    console.print(f"  MLflow UI:  driftune ui -c {outcome.config_path}   (or make ui)")
     console.print(
         f"  Prefect UI: {api_url.removesuffix('/api')}   (`driftune server stop` ends it)"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -12,6 +12,10 @@ from rich.table import Table
 
 from flows.cli import progress
 from models.search.trials import TrialResult
+
+if TYPE_CHECKING:  # the console imports no flow: `driftune --help` stays quick
+    from flows.cli.demo import DemoRow
+    from flows.outcomes import RetuneOutcome
 
 
 @contextmanager
@@ -59,33 +63,33 @@ def _steps(bar: Progress, label: str | None) -> Iterator[None]:
         yield
 
 
-def retune_table(summary: dict[str, Any]) -> Table:
-    table = Table(title=f"retune ({summary['trigger']})", show_header=False)
+def retune_table(summary: RetuneOutcome) -> Table:
+    table = Table(title=f"retune ({summary.trigger})", show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
     rows = [
-        ("search run", summary["search_run_id"] + (" (resumed)" if summary["resumed"] else "")),
+        ("search run", summary.search_run_id + (" (resumed)" if summary.resumed else "")),
         (
             "trials",
-            f"{summary['trials']}: {summary['ok']} ok, {summary['diverged']} diverged, "
-            f"{summary['failed']} failed",
+            f"{summary.trials}: {summary.ok} ok, {summary.diverged} diverged, "
+            f"{summary.failed} failed",
         ),
-        ("best config", ", ".join(f"{k}={_fmt(v)}" for k, v in summary["best_params"].items())),
-        ("best val accuracy", _fmt(summary["best_val_accuracy"])),
-        ("candidate version", str(summary["version"])),
+        ("best config", ", ".join(f"{k}={_fmt(v)}" for k, v in summary.best_params.items())),
+        ("best val accuracy", _fmt(summary.best_val_accuracy)),
+        ("candidate version", str(summary.version)),
         (
             "holdout accuracy",
-            f"challenger {_fmt(summary['challenger_accuracy'])}, "
-            f"champion {_fmt(summary['champion_accuracy'])}",
+            f"challenger {_fmt(summary.challenger_accuracy)}, "
+            f"champion {_fmt(summary.champion_accuracy)}",
         ),
-        ("decision", ("PROMOTED: " if summary["promoted"] else "refused: ") + summary["reason"]),
+        ("decision", ("PROMOTED: " if summary.promoted else "refused: ") + summary.reason),
     ]
     for key, value in rows:
         table.add_row(key, value)
     return table
 
 
-def demo_table(rows: Sequence[dict[str, Any]]) -> Table:
+def demo_table(rows: Sequence[DemoRow]) -> Table:
     table = Table(title="seattle-weather: each new year checked against the champion")
     for column in (
         "batch",
@@ -96,29 +100,29 @@ def demo_table(rows: Sequence[dict[str, Any]]) -> Table:
     ):
         table.add_column(column)
     for row in rows:
-        drift = "DRIFT" if row["drifted"] else "none"
-        named = row["top_features"] + (["multivariate"] if row["multivariate"] else [])
-        named += ["accuracy drop"] if row["accuracy_drop"] else []
+        drift = "DRIFT" if row.drifted else "none"
+        named = [*row.top_features, *(["multivariate"] if row.multivariate else [])]
+        named += ["accuracy drop"] if row.accuracy_drop else []
         if named:
             drift += f" ({', '.join(named)})"
-        stale = _fmt(row["stale_accuracy"])
-        if row["baseline_accuracy"] is not None:
-            stale += f" (was {_fmt(row['baseline_accuracy'])})"
+        stale = _fmt(row.stale_accuracy)
+        if row.baseline_accuracy is not None:
+            stale += f" (was {_fmt(row.baseline_accuracy)})"
         holdout = "-"
-        if row["challenger_holdout"] is not None:
-            holdout = f"{_fmt(row['champion_holdout'])} -> {_fmt(row['challenger_holdout'])}"
+        if row.challenger_holdout is not None:
+            holdout = f"{_fmt(row.champion_holdout)} -> {_fmt(row.challenger_holdout)}"
         decision = {
-            True: f"promoted v{row['version']}",
-            False: f"refused v{row['version']}",
+            True: f"promoted v{row.version}",
+            False: f"refused v{row.version}",
             None: "no retune",
-        }[row["promoted"]]
-        table.add_row(row["batch"], drift, stale, holdout, decision)
+        }[row.promoted]
+        table.add_row(row.batch, drift, stale, holdout, decision)
     return table
 
 
-def demo_reasons(rows: Sequence[dict[str, Any]]) -> list[str]:
+def demo_reasons(rows: Sequence[DemoRow]) -> list[str]:
     """The gate's reasoning per batch, in words (too long for a table cell)."""
-    return [f"{row['batch']}: {row['reason']}" for row in rows]
+    return [f"{row.batch}: {row.reason}" for row in rows]
 
 
 def _fmt(value: Any) -> str:

@@ -14,7 +14,6 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import yaml
@@ -25,6 +24,7 @@ from data.samples import sample_path
 from data.schema import DatasetSpec
 from flows.check_drift import DriftCheckRequest, check_drift
 from flows.config import load_config
+from flows.outcomes import DriftCheckOutcome, RetuneOutcome, RetuneRefused
 from flows.retune import RetuneRequest, retune
 from flows.store.project import tracking_config
 
@@ -103,7 +103,36 @@ def land_year(workdir: Path, seattle: pd.DataFrame, year: int) -> None:
     rows.to_csv(workdir / "incoming" / f"{year}.csv", index=False)
 
 
-def run_demo(workdir: Path, budget: DemoBudget = DemoBudget()) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DemoRow:
+    """One replayed year: what the check found and what the gate decided (None: no retune)."""
+
+    batch: str
+    drifted: bool
+    top_features: tuple[str, ...]
+    multivariate: bool
+    accuracy_drop: bool
+    stale_accuracy: float | None
+    baseline_accuracy: float | None
+    champion_holdout: float | None
+    challenger_holdout: float | None
+    promoted: bool | None
+    reason: str
+    version: str | None
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    """The demo's story: the first tune, a row per replayed year, where to look, how long."""
+
+    first: RetuneOutcome
+    rows: tuple[DemoRow, ...]
+    config_path: Path
+    tracking_uri: str
+    seconds: float
+
+
+def run_demo(workdir: Path, budget: DemoBudget = DemoBudget()) -> DemoOutcome:
     """Play the story; returns the first tune, one row per replayed year, paths and timing."""
     started = time.perf_counter()
     config_path = write_demo_project(workdir, budget)
@@ -118,29 +147,31 @@ def run_demo(workdir: Path, budget: DemoBudget = DemoBudget()) -> dict[str, Any]
         check = check_drift(DriftCheckRequest(config_path=str(config_path)))
         rows.append(_row(year, check))
     tracking = tracking_config(load_config(config_path))
-    return {
-        "first": first,
-        "rows": rows,
-        "config_path": config_path,
-        "tracking_uri": tracking.tracking_uri,
-        "seconds": time.perf_counter() - started,
-    }
+    return DemoOutcome(
+        first=first,
+        rows=tuple(rows),
+        config_path=config_path,
+        tracking_uri=tracking.tracking_uri,
+        seconds=time.perf_counter() - started,
+    )
 
 
-def _row(year: int, check: dict[str, Any]) -> dict[str, Any]:
-    report, retuned = check.get("report"), check.get("retune") or {}
-    performance = getattr(report, "performance", None)
-    return {
-        "batch": str(year),
-        "drifted": bool(check.get("drifted")),
-        "top_features": list(getattr(report, "drifted_features", ()))[:3],
-        "multivariate": bool(report and report.multivariate and report.multivariate.drifted),
-        "accuracy_drop": bool(performance and performance.drifted),
-        "stale_accuracy": None if performance is None else performance.accuracy,
-        "baseline_accuracy": None if performance is None else performance.baseline_accuracy,
-        "champion_holdout": retuned.get("champion_accuracy"),
-        "challenger_holdout": retuned.get("challenger_accuracy"),
-        "promoted": retuned.get("promoted"),
-        "reason": retuned.get("reason") or retuned.get("refused") or "no drift: no retune",
-        "version": retuned.get("version"),
-    }
+def _row(year: int, check: DriftCheckOutcome) -> DemoRow:
+    report = check.report
+    retuned = check.retune if isinstance(check.retune, RetuneOutcome) else None
+    refused = check.retune.refused if isinstance(check.retune, RetuneRefused) else None
+    performance = None if report is None else report.performance
+    return DemoRow(
+        batch=str(year),
+        drifted=check.drifted,
+        top_features=tuple(() if report is None else report.drifted_features)[:3],
+        multivariate=bool(report and report.multivariate and report.multivariate.drifted),
+        accuracy_drop=bool(performance and performance.drifted),
+        stale_accuracy=None if performance is None else performance.accuracy,
+        baseline_accuracy=None if performance is None else performance.baseline_accuracy,
+        champion_holdout=None if retuned is None else retuned.champion_accuracy,
+        challenger_holdout=None if retuned is None else retuned.challenger_accuracy,
+        promoted=None if retuned is None else retuned.promoted,
+        reason=(retuned.reason if retuned else refused) or "no drift: no retune",
+        version=None if retuned is None else retuned.version,
+    )

@@ -88,7 +88,7 @@ def open_search(
         data_sha256=data.sha256,
         n_rows=len(data.window),
         time_range=data.time_range,
-        space_dict=config.search.search_space().to_dict(),
+        space_dict=config.search.plan.space.to_dict(),
         drift_run_id=drift_run_id,
         warm_start_run_id=warm_start_run_id,
     )

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from models.search.plan import SearchPlan
 from models.search.promise import most_promising
 from models.search.space import SearchSpace
 from models.search.trials import Proposal, TrialResult, ranked, trial_seed
@@ -66,6 +67,18 @@ class CoarseToFine:
                 f"{self.trials_per_round} trials: raise trials_per_round or lower k"
             )
         object.__setattr__(self, "initial", tuple(dict(c) for c in self.initial))
+
+    @classmethod
+    def from_plan(cls, plan: SearchPlan, initial: Sequence[Mapping[str, Any]] = ()) -> CoarseToFine:
+        """caviar as a project's plan sets it, first training the warm start's ``initial``."""
+        return cls(
+            plan.space,
+            rounds=plan.rounds,
+            trials_per_round=plan.trials_per_round,
+            top_k=plan.top_k,
+            seed=plan.seed,
+            initial=initial,
+        )
 
     @property
     def budget(self) -> int:

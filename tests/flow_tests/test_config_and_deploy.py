@@ -22,7 +22,7 @@ MINIMAL = {"name": "p", "dataset": {"path": "data.csv", "label": "y"}}
 def test_minimal_config_gets_working_defaults() -> None:
     config = parse_config(MINIMAL)
     assert config.search.strategy == "caviar" and config.search.rounds >= 1
-    assert list(config.search.search_space()) == [
+    assert list(config.search.plan.space) == [
         "learning_rate",
         "momentum",
         "n_layers",

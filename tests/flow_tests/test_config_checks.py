@@ -70,14 +70,14 @@ def test_the_readme_space_loads_with_fixed_settings_beside_it() -> None:
         "activation": {"type": "Choice", "values": ["relu", "tanh", "elu"]},
     }
     config = parse_config({**MINIMAL, "search": {"space": space, "fixed": {"max_epochs": 5}}})
-    assert list(config.search.search_space()) == list(space)
+    assert list(config.search.plan.space) == list(space)
 
 
 def test_a_searched_setting_the_default_fixed_also_sets_is_searched() -> None:
     # The default search.fixed sets patience; a space that searches it wins without a clash.
     space = {"patience": {"type": "IntUniform", "low": 2, "high": 9}}
     config = parse_config({**MINIMAL, "search": {"space": space}})
-    assert "patience" in config.search.search_space()
+    assert "patience" in config.search.plan.space
 
 
 @pytest.mark.parametrize(

@@ -36,8 +36,8 @@ def test_retune_trains_its_trials_on_dask_workers(
     land(tmp_path, "a", batch(np.random.default_rng(0), "2024-01-01"))
     summary = retune(RetuneRequest(config_path=str(config_path)))
     budget = TINY_SEARCH["rounds"] * TINY_SEARCH["trials_per_round"]
-    assert summary["trials"] == budget and summary["ok"] == budget
-    assert summary["promoted"]
+    assert summary.trials == budget and summary.ok == budget
+    assert summary.promoted
     with distributed.Client(cluster) as client:  # the work really went to the cluster
         assert any(
             "train-trial" in str(key) or "safe_train" in str(key)

@@ -73,13 +73,13 @@ def test_retune_leaves_one_search_run_its_trials_and_a_champion(project: Path) -
     assert len(searches) == 1 and searches[0].info.status == "FINISHED"
     assert searches[0].data.tags["trigger"] == "manual"
     trials = _trial_runs(project, searches[0].info.run_id)
-    assert len(trials) == BUDGET == summary["trials"]
+    assert len(trials) == BUDGET == summary.trials
     assert len({run.data.tags["trial_key"] for run in trials}) == BUDGET
     tracking, client = _store(project)
     info = champion(client, tracking)
-    assert info is not None and info.version == summary["version"] == "1"
+    assert info is not None and info.version == summary.version == "1"
     assert info.search_run_id == searches[0].info.run_id
-    assert summary["promoted"] and "no champion" in summary["reason"]
+    assert summary.promoted and "no champion" in summary.reason
     description = searches[0].data.tags["mlflow.note.content"]  # shown atop the run in the UI
     assert "### Promotion: promoted (version 1)" in description
     assert "Candidate: refit on the whole window" in description
@@ -105,17 +105,17 @@ def test_the_promoted_version_learned_every_row_and_a_refused_one_is_the_judged_
     land(tmp_path, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
     first = retune(RetuneRequest(config_path=str(project)))
     second = retune(RetuneRequest(config_path=str(project)))
-    assert first["promoted"] and not second["promoted"], second["reason"]
+    assert first.promoted and not second.promoted, second.reason
     tracking, client = _store(project)
-    promoted = client.get_model_version(tracking.name, first["version"])
-    refused = client.get_model_version(tracking.name, second["version"])
+    promoted = client.get_model_version(tracking.name, first.version)
+    refused = client.get_model_version(tracking.name, second.version)
     assert promoted.tags["gate.decision"] == "promote" and refused.tags["gate.decision"] == "refuse"
     assert promoted.tags["fit"].startswith("refit on the whole window (240 rows)")
     assert refused.tags["fit"].startswith("refit on training + validation rows")
     # The version keeps the judged model's holdout score, which the gate's record holds too.
-    gate = json.loads(client.get_run(first["search_run_id"]).data.tags["driftune.gate"])
+    gate = json.loads(client.get_run(first.search_run_id).data.tags["driftune.gate"])
     assert float(promoted.tags["holdout.accuracy"]) == gate["challenger_score"]
-    assert first["challenger_accuracy"] == gate["challenger_score"]
+    assert first.challenger_accuracy == gate["challenger_score"]
 
 
 def test_check_drift_starts_no_retune_without_drift_and_one_with_it(
@@ -130,42 +130,42 @@ def test_check_drift_starts_no_retune_without_drift_and_one_with_it(
 
     land(root, "b-2024-02", batch(np.random.default_rng(1), "2024-02-01"))
     calm = check_drift(DriftCheckRequest(config_path=str(project)))
-    assert calm["batch_id"] == "b-2024-02.csv" and not calm["drifted"]
-    assert calm["retune"] is None
+    assert calm.batch_id == "b-2024-02.csv" and not calm.drifted
+    assert calm.retune is None
     assert len(_search_runs(project)) == 1
 
     again = check_drift(DriftCheckRequest(config_path=str(project)))
-    assert again["status"] == "nothing new"
+    assert again.status == "nothing new"
 
     land(root, "c-2024-03", batch(np.random.default_rng(2), "2024-03-01", shift=1.5))
     stormy = check_drift(DriftCheckRequest(config_path=str(project)))
-    assert stormy["drifted"] and "x1" in stormy["report"].drifted_features
+    assert stormy.drifted and "x1" in stormy.report.drifted_features
     drift_searches = [r for r in _search_runs(project) if r.data.tags["trigger"] == "drift"]
     assert len(drift_searches) == 1
-    assert drift_searches[0].data.tags["drift_run_id"] == stormy["drift_run_id"]
-    assert stormy["retune"]["search_run_id"] == drift_searches[0].info.run_id
+    assert drift_searches[0].data.tags["drift_run_id"] == stormy.drift_run_id
+    assert stormy.retune.search_run_id == drift_searches[0].info.run_id
 
 
 def test_accuracy_drop_alone_flags_drift_and_starts_a_retune(project: Path) -> None:
     first = retune(RetuneRequest(config_path=str(project)))
     land(project.parent, "b-2024-02", batch(np.random.default_rng(1), "2024-02-01", flip=True))
     flipped = check_drift(DriftCheckRequest(config_path=str(project)))
-    report = flipped["report"]
+    report = flipped.report
     assert not report.drifted and report.drifted_features == ()
     assert report.performance is not None and report.performance.drifted
     assert report.performance.accuracy < 0.5 < report.performance.baseline_accuracy
     # The reference is unbiased: the judged model's score on holdout rows no trial was chosen
     # on (never the best trial's validation score, a maximum over trials), over those rows.
-    gate = json.loads(_store(project)[1].get_run(first["search_run_id"]).data.tags["driftune.gate"])
+    gate = json.loads(_store(project)[1].get_run(first.search_run_id).data.tags["driftune.gate"])
     assert report.performance.baseline_accuracy == gate["challenger_score"]
     assert report.performance.n_baseline == gate["n_rows"] == 60
-    assert flipped["drifted"] and flipped["retune"] is not None
+    assert flipped.drifted and flipped.retune is not None
     tracking, client = _store(project)
-    description = client.get_run(flipped["drift_run_id"]).data.tags["mlflow.note.content"]
+    description = client.get_run(flipped.drift_run_id).data.tags["mlflow.note.content"]
     assert "b-2024-02.csv: **drift detected**" in description and "accuracy" in description
     assert "| feature | drifted |" in description and "```" not in description  # a real table
     drift_searches = [r for r in _search_runs(project) if r.data.tags["trigger"] == "drift"]
-    assert [r.info.run_id for r in drift_searches] == [flipped["retune"]["search_run_id"]]
+    assert [r.info.run_id for r in drift_searches] == [flipped.retune.search_run_id]
 
 
 def test_check_drift_takes_the_newest_batch_and_never_goes_back(project: Path) -> None:
@@ -175,10 +175,10 @@ def test_check_drift_takes_the_newest_batch_and_never_goes_back(project: Path) -
     land(root, "c-2024-03", batch(np.random.default_rng(3), "2024-03-01"))
 
     first = check_drift(DriftCheckRequest(config_path=str(project), start_retune=False))
-    assert first["batch_id"] == "c-2024-03.csv"
-    assert first["passed_over"] == ["b-2024-02.csv"]
+    assert first.batch_id == "c-2024-03.csv"
+    assert first.passed_over == ("b-2024-02.csv",)
     # An older batch checked after a newer one would judge the champion on stale data.
-    assert check_drift(DriftCheckRequest(config_path=str(project)))["status"] == "nothing new"
+    assert check_drift(DriftCheckRequest(config_path=str(project))).status == "nothing new"
 
 
 def test_a_second_retune_while_one_runs_is_refused_and_never_promotes(project: Path) -> None:
@@ -202,7 +202,7 @@ def test_a_second_retune_while_one_runs_is_refused_and_never_promotes(project: P
         finally:
             attempted.set()
             first.join()
-    assert len(outcomes) == 1 and outcomes[0]["promoted"]
+    assert len(outcomes) == 1 and outcomes[0].promoted
     tracking, client = _store(project)
     promotions = [r for r in list_audit(client, tracking) if r.event == "promote"]
     assert len(promotions) == 1
@@ -265,9 +265,9 @@ def test_a_killed_retune_resumes_without_retraining_logged_trials(
     trained_again: list[int] = []
     with progress.listening(lambda done, budget, result: trained_again.append(done)):
         summary = retune(RetuneRequest(config_path=str(project)))
-    assert summary["resumed"]
+    assert summary.resumed
     assert len(trained_again) == BUDGET - 3
-    trials = _trial_runs(project, summary["search_run_id"])
+    trials = _trial_runs(project, summary.search_run_id)
     assert sorted(int(r.data.tags["trial_index"]) for r in trials) == list(range(BUDGET))
     assert len(_search_runs(project)) == 1
 
@@ -290,8 +290,8 @@ def test_panda_babysits_one_model_segment_by_segment(tmp_path: Path, template_st
     finally:
         flow_logger.setLevel(level)
     summary = state.result()
-    assert summary["trials"] == 1 and summary["version"] == "1"
-    trials = _trial_runs(config_path, summary["search_run_id"])
+    assert summary.trials == 1 and summary.version == "1"
+    trials = _trial_runs(config_path, summary.search_run_id)
     assert len(trials) == 1
     tracking, client = _store(config_path)
     artifacts = {a.path for a in client.list_artifacts(trials[0].info.run_id)}
@@ -315,7 +315,7 @@ def test_panda_babysits_one_model_segment_by_segment(tmp_path: Path, template_st
     # babysitter chose; only that model is logged.
     (model,) = client.search_logged_models(
         experiment_ids=[trials[0].info.experiment_id],
-        filter_string=f"source_run_id = '{summary['search_run_id']}'",
+        filter_string=f"source_run_id = '{summary.search_run_id}'",
     )
     assert model.params["fit"].startswith("refit on the whole window")
 
@@ -385,7 +385,7 @@ def test_a_retune_that_fails_after_drift_says_the_check_is_kept_and_how_to_retry
     hint = r"simulated out of memory.*drift check is recorded as run \w+.*driftune tune"
     with pytest.raises(SearchError, match=hint):
         check_drift(DriftCheckRequest(config_path=str(project)))
-    assert check_drift(DriftCheckRequest(config_path=str(project)))["status"] == "nothing new"
+    assert check_drift(DriftCheckRequest(config_path=str(project))).status == "nothing new"
     tracking, client = _store(project)
     info = champion(client, tracking)
     assert info is not None and info.version == "1"
