@@ -1,4 +1,4 @@
-"""Trial results and the pure decisions taken on them: the best trial, the promotion gate."""
+"""The promotion gate: a pure decision from the challenger's and champion's paired predictions."""
 
 from __future__ import annotations
 
@@ -100,15 +100,7 @@ def decide_promotion(
 
     Both models are resampled on the same rows, so row difficulty cancels out of the comparison.
     """
-    if metric not in ROW_SCORES:
-        raise ValueError(f"metric must be one of {sorted(ROW_SCORES)}, got {metric!r}")
-    if rule not in RULES:
-        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
-    if not 0 < confidence < 1 or n_boot < 1 or margin < 0:
-        raise ValueError(
-            f"need 0 < confidence < 1, n_boot >= 1 and margin >= 0, got {confidence}, "
-            f"{n_boot}, {margin}"
-        )
+    _check_gate(metric, rule, confidence, n_boot, margin)
     y = np.asarray(y_true)
     challenger = ROW_SCORES[metric](y, _same_length(y, challenger_pred, "challenger_pred"))
     # Every decision carries the settings it was taken under, so an audit record is complete.
@@ -122,19 +114,48 @@ def decide_promotion(
         margin=margin,
     )
     if champion_pred is None:
-        return PromotionDecision(
-            promote=True,
-            reason="promoted: no champion yet, the first model becomes the champion",
-            challenger_score=float(challenger.mean()),
-            champion_score=None,
-            gain=math.nan,
-            interval=(math.nan, math.nan),
-            probability=1.0,
-            **settings,
-        )
+        return _first_champion(challenger, settings)
     champion = ROW_SCORES[metric](y, _same_length(y, champion_pred, "champion_pred"))
+    return _paired_decision(challenger, champion, settings, np.random.default_rng(seed))
+
+
+def _check_gate(metric: str, rule: str, confidence: float, n_boot: int, margin: float) -> None:
+    if metric not in ROW_SCORES:
+        raise ValueError(f"metric must be one of {sorted(ROW_SCORES)}, got {metric!r}")
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+    if not 0 < confidence < 1 or n_boot < 1 or margin < 0:
+        raise ValueError(
+            f"need 0 < confidence < 1, n_boot >= 1 and margin >= 0, got {confidence}, "
+            f"{n_boot}, {margin}"
+        )
+
+
+def _first_champion(
+    challenger: NDArray[np.float64], settings: Mapping[str, Any]
+) -> PromotionDecision:
+    return PromotionDecision(
+        promote=True,
+        reason="promoted: no champion yet, the first model becomes the champion",
+        challenger_score=float(challenger.mean()),
+        champion_score=None,
+        gain=math.nan,
+        interval=(math.nan, math.nan),
+        probability=1.0,
+        **settings,
+    )
+
+
+def _paired_decision(
+    challenger: NDArray[np.float64],
+    champion: NDArray[np.float64],
+    settings: Mapping[str, Any],
+    rng: np.random.Generator,
+) -> PromotionDecision:
+    """Both models' row scores resampled together: the gain's bootstrap, then the rule."""
+    confidence, margin = settings["confidence"], settings["margin"]
     differences = challenger - champion
-    boot = _bootstrap_means(differences, n_boot, np.random.default_rng(seed))
+    boot = _bootstrap_means(differences, settings["n_boot"], rng)
     tail = (1 - confidence) / 2
     low, high = np.quantile(boot, [tail, 1 - tail])
     # A resample where both score alike is no evidence for the challenger: ties count against
@@ -142,11 +163,11 @@ def decide_promotion(
     probability = float(np.mean(boot > 0))
     p_worse = float(np.mean(boot < -margin))
     gain = float(differences.mean())
-    if rule == "superiority":
-        promote = probability >= confidence and gain >= min_gain
+    if settings["rule"] == "superiority":
+        promote = probability >= confidence and gain >= settings["min_gain"]
     else:
         promote = p_worse < confidence
-    evidence = _Evidence(differences, gain, probability, p_worse, metric, settings)
+    evidence = _Evidence(differences, gain, probability, p_worse, settings["metric"], settings)
     return PromotionDecision(
         promote=bool(promote),
         reason=_reason(promote, evidence),

@@ -58,16 +58,7 @@ def detect_drift(
     """
     _check_settings(alpha, correction, min_effect, max_rows, seed)
     profile = _as_profile(reference, features, label, seed, max_rows)
-    batch = summarise(
-        current,
-        profile.features,
-        profile.label,
-        side="current batch",
-        rng=np.random.default_rng([seed, CURRENT_STREAM]),
-        seed=seed,
-        max_rows=max_rows,
-        domain_rows=DEFAULT_DOMAIN_ROWS,
-    )
+    batch = _summarise_batch(current, profile, seed, max_rows)
     notes: list[str] = []
     rows = numeric_rows(profile, batch, notes) + categorical_rows(profile, batch)
     rows += missing_rows(profile, batch)
@@ -82,17 +73,29 @@ def detect_drift(
         label=label_out,
         drifted=any(r.drifted for r in features_out) or bool(domain_out and domain_out.drifted),
         sizes=SampleSizes(
-            reference_rows=profile.n_rows,
-            current_rows=batch.n_rows,
-            reference_used=profile.n_sampled,
-            current_used=batch.n_sampled,
-            max_rows=max_rows,
+            profile.n_rows, batch.n_rows, profile.n_sampled, batch.n_sampled, max_rows
         ),
         alpha=alpha,
         correction=correction,
         min_effect=min_effect,
         seed=seed,
         notes=tuple(_standard_notes(profile, batch, seed) + notes),
+    )
+
+
+def _summarise_batch(
+    current: pd.DataFrame, profile: ReferenceProfile, seed: int, max_rows: int | None
+) -> ReferenceProfile:
+    """The batch summarised as the reference was: its features, its own seeded sample."""
+    return summarise(
+        current,
+        profile.features,
+        profile.label,
+        side="current batch",
+        rng=np.random.default_rng([seed, CURRENT_STREAM]),
+        seed=seed,
+        max_rows=max_rows,
+        domain_rows=DEFAULT_DOMAIN_ROWS,
     )
 
 
