@@ -507,8 +507,10 @@ def ui(
     if tracking.tracking_uri.startswith(("http://", "https://")):
         # A tracking server serves its own UI: there is nothing to start, only where to look.
         console.print(f"MLflow UI on {tracking.tracking_uri} (the tracking server's own)")
+        _print_search_runs_link(project, tracking.tracking_uri.rstrip("/"))
         return
     console.print(f"MLflow UI on http://127.0.0.1:{port} ({tracking.tracking_uri})")
+    _print_search_runs_link(project, f"http://127.0.0.1:{port}")
     command = [
         sys.executable,
         "-m",
@@ -520,6 +522,27 @@ def ui(
         str(port),
     ]
     os.execv(sys.executable, command)
+
+
+def _print_search_runs_link(project: ProjectConfig, base: str) -> None:
+    """Where the search runs are: MLflow 3.17's UI ignores the ``mlflow.experimentKind`` tag.
+
+    It opens every experiment in the view of its GenAI / Model training switch, GenAI unless
+    this browser chose otherwise; ``workflowType=machine_learning`` opens the runs table.
+    """
+    from flows.project import open_store
+
+    try:
+        tracking, client = open_store(project)
+        found = client.get_experiment_by_name(tracking.experiment_name("search"))
+    except Exception:  # no store yet, or a server that does not answer: the UI says so
+        return
+    if found is not None:
+        console.print(
+            f"Search runs: {base}/#/experiments/{found.experiment_id}/runs"
+            "?workflowType=machine_learning",
+            soft_wrap=True,
+        )
 
 
 @app.command()
