@@ -32,11 +32,14 @@ def wait_for_text(driver: Any, *texts: str, timeout: float = TIMEOUT) -> str:
         ) from None
 
 
-def wait_for(driver: Any, by: str, selector: str, timeout: float = TIMEOUT) -> list[Any]:
-    """The visible elements matching ``selector``, once there is at least one."""
+def wait_for(
+    driver: Any, by: str, selector: str, timeout: float = TIMEOUT, within: Any = None
+) -> list[Any]:
+    """The visible elements matching ``selector`` (in element ``within``), once there are any."""
 
     def found(d: Any) -> list[Any] | bool:
-        elements = [e for e in d.find_elements(by, selector) if e.is_displayed()]
+        root = d if within is None else within
+        elements = [e for e in root.find_elements(by, selector) if e.is_displayed()]
         return elements or False
 
     try:

@@ -16,6 +16,8 @@ from tests.ui_tests.pages import wait_for, wait_for_text, wait_for_url
 
 pytestmark = pytest.mark.browser
 
+FLOW = "retune"
+COMPLETED = ".//*[normalize-space()='Completed' and not(ancestor-or-self::option)]"
 LEADERBOARD_COLUMNS = [
     "rank", "round", "val accuracy", "val log-loss", "learning rate", "momentum", "layers",
     "units", "batch",
@@ -36,15 +38,19 @@ def test_the_retune_flow_run_completed_with_its_leaderboard(
 ) -> None:
     [flow_run] = _flow_runs(f"{prefect_ui}/api")
     assert flow_run["state_type"] == "COMPLETED", flow_run["state"]
+    assert flow_run["flow_id"] and flow_run["name"], flow_run
 
-    # The runs list: the flow by name, the run, its state.
+    # The runs list: the flow by name, the run, its state badge (not a state filter's option).
     browser.get(f"{prefect_ui}/runs")
-    wait_for_text(browser, "retune", flow_run["name"], "Completed")
-    screenshot(browser, "prefect-flow-runs")
     [link] = wait_for(browser, By.LINK_TEXT, flow_run["name"])
+    row = link.find_element(By.XPATH, "./ancestor::*[contains(@class, 'flow-run-list-item')][1]")
+    wait_for(browser, By.XPATH, f".//*[normalize-space()='{FLOW}']", within=row)
+    wait_for(browser, By.XPATH, COMPLETED, within=row)
+    screenshot(browser, "prefect-flow-runs")
     link.click()
     wait_for_url(browser, f"/runs/flow-run/{flow_run['id']}")
-    wait_for_text(browser, "Flow", "retune", "Completed", "Artifacts")
+    wait_for_text(browser, "Flow", FLOW, "Artifacts")
+    wait_for(browser, By.XPATH, COMPLETED)
 
     # Its artifacts tab, then the leaderboard: the markdown table, momentum column included.
     [tab] = wait_for(browser, By.XPATH, "//*[@role='tablist']/*[normalize-space()='Artifacts']")
