@@ -507,10 +507,9 @@ def ui(
     if tracking.tracking_uri.startswith(("http://", "https://")):
         # A tracking server serves its own UI: there is nothing to start, only where to look.
         console.print(f"MLflow UI on {tracking.tracking_uri} (the tracking server's own)")
-        _print_search_runs_link(project, tracking.tracking_uri.rstrip("/"))
         return
     console.print(f"MLflow UI on http://127.0.0.1:{port} ({tracking.tracking_uri})")
-    _print_search_runs_link(project, f"http://127.0.0.1:{port}")
+    _print_search_runs_link(project, tracking.tracking_uri, f"http://127.0.0.1:{port}")
     command = [
         sys.executable,
         "-m",
@@ -524,7 +523,7 @@ def ui(
     os.execv(sys.executable, command)
 
 
-def _print_search_runs_link(project: ProjectConfig, base: str) -> None:
+def _print_search_runs_link(project: ProjectConfig, tracking_uri: str, base: str) -> None:
     """Where the search runs are: MLflow 3.17's UI ignores the ``mlflow.experimentKind`` tag.
 
     It opens every experiment in the view of its GenAI / Model training switch, GenAI unless
@@ -532,10 +531,13 @@ def _print_search_runs_link(project: ProjectConfig, base: str) -> None:
     """
     from flows.project import open_store
 
+    store = tracking_uri.removeprefix("sqlite:///")
+    if store == tracking_uri or not Path(store).is_file():
+        return  # nothing tuned yet (and no store to create here)
     try:
         tracking, client = open_store(project)
         found = client.get_experiment_by_name(tracking.experiment_name("search"))
-    except Exception:  # no store yet, or a server that does not answer: the UI says so
+    except Exception:  # a store MLflow cannot read: `mlflow ui` will say why
         return
     if found is not None:
         console.print(
