@@ -511,6 +511,7 @@ def ui(
         console.print(f"MLflow UI on {tracking.tracking_uri} (the tracking server's own)")
         return
     console.print(f"MLflow UI on http://127.0.0.1:{port} ({tracking.tracking_uri})")
+    _print_search_runs_link(project, tracking.tracking_uri, f"http://127.0.0.1:{port}")
     command = [
         sys.executable,
         "-m",
@@ -522,6 +523,30 @@ def ui(
         str(port),
     ]
     os.execv(sys.executable, command)
+
+
+def _print_search_runs_link(project: ProjectConfig, tracking_uri: str, base: str) -> None:
+    """Where the search runs are: MLflow 3.17's UI ignores the ``mlflow.experimentKind`` tag.
+
+    It opens every experiment in the view of its GenAI / Model training switch, GenAI unless
+    this browser chose otherwise; ``workflowType=machine_learning`` opens the runs table.
+    """
+    from flows.store.project import open_store
+
+    store = tracking_uri.removeprefix("sqlite:///")
+    if store == tracking_uri or not Path(store).is_file():
+        return  # nothing tuned yet (and no store to create here)
+    try:
+        tracking, client = open_store(project)
+        found = client.get_experiment_by_name(tracking.experiment_name("search"))
+    except Exception:  # a store MLflow cannot read: `mlflow ui` will say why
+        return
+    if found is not None:
+        console.print(
+            f"Search runs: {base}/#/experiments/{found.experiment_id}/runs"
+            "?workflowType=machine_learning",
+            soft_wrap=True,
+        )
 
 
 @app.command()
