@@ -72,6 +72,7 @@ STEPS = {
 }
 TRAINING = ("window_choice", "trials", "refit")
 Interval = tuple[float, float]
+PAGE = 200  # the most task runs Prefect's API returns at once
 
 
 def main() -> None:
@@ -125,10 +126,14 @@ def _task_intervals(flow_run_id: str) -> dict[str, list[Interval]]:
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
+    runs: list[Any] = []
     with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])), limit=1000
-        )
+        while page := client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            limit=PAGE,
+            offset=len(runs),
+        ):
+            runs.extend(page)
     by_step: dict[str, list[Interval]] = {}
     for run in runs:
         if run.start_time is None or run.end_time is None:
