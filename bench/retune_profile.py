@@ -16,6 +16,9 @@ intervals grouped into steps; overlapping intervals (trials train in parallel) c
 - ``gate``: the paired bootstrap and the alias moves;
 - ``other``: the flow's wall time in no task: the lock, Prefect artifacts, orchestration.
 
+The project's MLflow store is created before each timed retune, as a project's store exists
+before any retune but its first.
+
 Training is ``window_choice + trials + refit``; the issue's target (14) is everything else at
 most 10% of a retune once the server is up. Run from the repository root (several minutes):
 
@@ -108,6 +111,7 @@ def _profile_one(folder: Path) -> dict[str, Any]:
     folder.mkdir(parents=True)
     config_path = folder / "driftune.yaml"
     write_example(config_path, "seattle-weather")
+    _create_store(config_path)  # a retune runs on a store that exists: its tables are not timed
     started = time.perf_counter()
     state = retune(RetuneRequest(config_path=str(config_path)), return_state=True)
     wall = time.perf_counter() - started
@@ -119,6 +123,14 @@ def _profile_one(folder: Path) -> dict[str, Any]:
     unknown = sorted(name for name in intervals if name not in STEPS)
     print(f"{folder.name}: {wall:.1f} s, {outcome.trials} trials, promoted {outcome.promoted}")
     return {"wall_s": wall, "steps_s": steps, "trials": outcome.trials, "unmapped": unknown}
+
+
+def _create_store(config_path: Path) -> None:
+    from flows.config import load_config
+    from flows.store.project import open_store
+
+    _, client = open_store(load_config(config_path))
+    client.search_experiments()
 
 
 def _task_intervals(flow_run_id: str) -> dict[str, list[Interval]]:
