@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from flows.cli.flow_calls import FlowOutcome
     from flows.config import ProjectConfig
     from flows.local_server import ServerState
+    from flows.outcomes import DriftCheckOutcome
 
 app = typer.Typer(
     help="driftune: watch tabular data for drift, retune and retrain, promote only what is better.",
@@ -253,9 +254,8 @@ def check_drift_command(
     progress_console = _json_mode(as_json)
     project = _load(config, data=True)
     from flows.check_drift import DriftCheckRequest, check_drift
-    from flows.cli.console import retune_table, trial_progress
+    from flows.cli.console import trial_progress
     from flows.cli.flow_calls import call_flow
-    from flows.outcomes import RetuneRefused
 
     request = DriftCheckRequest(config_path=str(config), start_retune=retune)
     with trial_progress(progress_console, "retune trials"):
@@ -266,12 +266,21 @@ def check_drift_command(
         code = DRIFT_EXIT_CODE if exit_code and drifted else 0
         _finish_json({"check": outcome}, called, code=code)
         return
-    if outcome is None:  # the Prefect API failed after the work: the note tells the outcome
-        _note(called)
-        return
+    code = DRIFT_EXIT_CODE if exit_code and outcome is not None and outcome.drifted else 0
+    if outcome is not None:  # None: the Prefect API failed after the work, the note tells
+        _show_check(outcome)
+    _note(called, code=code)
+    if code:
+        raise typer.Exit(code)
+
+
+def _show_check(outcome: DriftCheckOutcome) -> None:
+    """A drift check's outcome in words and tables: the verdict, the report, the retune."""
+    from flows.cli.console import retune_table
+    from flows.outcomes import RetuneRefused
+
     if outcome.status == "nothing new":
         console.print("nothing new: every batch is already checked")
-        _note(called)
         return
     if outcome.status == "resumed":
         console.print(f"resumed the retune that drift check {outcome.drift_run_id} started")
@@ -286,10 +295,6 @@ def check_drift_command(
         console.print(f"[yellow]{outcome.retune.refused}[/]")
     elif outcome.retune is not None:
         console.print(retune_table(outcome.retune))
-    code = DRIFT_EXIT_CODE if exit_code and outcome.drifted else 0
-    _note(called, code=code)
-    if code:
-        raise typer.Exit(code)
 
 
 @app.command()
