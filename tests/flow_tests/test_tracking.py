@@ -32,7 +32,9 @@ from models.search.trials import TrialResult
 SPACE = {"learning_rate": {"type": "LogUniform", "low": 1e-4, "high": 1.0}}
 
 
-def make_trial(seed: int, *, epochs: int = 6, status: str = "ok", round_: int = 0) -> TrialResult:
+def make_trial(
+    seed: int, *, epochs: int = 6, status: str = "ok", round_: int = 0, index: int = 0
+) -> TrialResult:
     rng = np.random.default_rng(seed)
     val_loss = list(np.exp(-np.arange(epochs) / 3) + rng.random(epochs) * 0.05)
     val_accuracy = list(0.5 + 0.4 * (1 - np.exp(-np.arange(epochs) / 3)))
@@ -51,6 +53,7 @@ def make_trial(seed: int, *, epochs: int = 6, status: str = "ok", round_: int = 
         duration_s=0.25,
         round=round_,
         error="" if status == "ok" else f"loss became nan at epoch 3 ({status})",
+        index=index,
     )
 
 
@@ -78,7 +81,9 @@ def test_eight_threads_log_trials_under_the_right_parent(
     client, config = module_store
     parents = [new_search(client, config), new_search(client, config)]
     jobs = [
-        (parent, i, make_trial(100 * p + i)) for p, parent in enumerate(parents) for i in range(8)
+        (parent, i, make_trial(100 * p + i, index=i))
+        for p, parent in enumerate(parents)
+        for i in range(8)
     ]
     with ThreadPoolExecutor(max_workers=8) as pool:
         run_ids = list(pool.map(lambda job: log_trial(client, *job, strategy="caviar"), jobs))
@@ -88,7 +93,7 @@ def test_eight_threads_log_trials_under_the_right_parent(
         assert len(runs) == 8
         assert {r.data.tags["trial_key"] for r in runs} == {trial_key(parent, i) for i in range(8)}
         rebuilt = find_logged_trials(client, parent)
-        assert rebuilt == {i: make_trial(100 * p + i) for i in range(8)}
+        assert rebuilt == {i: make_trial(100 * p + i, index=i) for i in range(8)}
 
 
 def test_logging_a_trial_twice_keeps_one_run(
@@ -205,8 +210,11 @@ def test_finish_search_run_summary_and_figures(
 ) -> None:
     client, config = module_store
     parent = new_search(client, config)
-    trials = [make_trial(20 + i, round_=i // 3) for i in range(6)]
-    trials += [make_trial(30, status="diverged"), make_trial(31, status="failed")]
+    trials = [make_trial(20 + i, round_=i // 3, index=i) for i in range(6)]
+    trials += [
+        make_trial(30, status="diverged", index=6),
+        make_trial(31, status="failed", index=7),
+    ]
     for index, trial in enumerate(trials):
         log_trial(client, parent, index, trial)
     finish_search_run(client, parent, trials)
