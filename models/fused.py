@@ -104,7 +104,7 @@ class _FusedRun:
         config = trainers[0].config
         self.optimizer = StackedOptimizer(
             config.optimizer,
-            self.stack.params,
+            self.stack,
             {
                 "momentum": [t.config.momentum for t in trainers],
                 "beta2": [t.config.beta2 for t in trainers],
@@ -178,8 +178,7 @@ class _FusedRun:
         for p in self.stack.params:
             p.grad = None
         losses.sum().backward()  # type: ignore[no-untyped-call]
-        self.stack.mask_grads()
-        self.optimizer.step(self.stack.params, self.stack.decayed, lr)
+        self.optimizer.step(self.stack.params, lr)
         return values
 
     def _evaluate(self) -> list[tuple[float, float]]:

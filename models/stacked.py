@@ -110,14 +110,6 @@ class StackedNet:
             a = self.activation(z.view(b, k, h)).transpose(0, 1)
         return torch.baddbmm(self.out_bias.unsqueeze(1), a, self.out_weight)
 
-    def mask_grads(self) -> None:
-        """Zero the padding's gradients, so padded weights stay exactly zero."""
-        if self.masks is None:
-            return
-        for p, mask in zip(self.params, self.masks, strict=True):
-            if mask is not None and p.grad is not None:
-                p.grad = torch.where(mask, p.grad, 0.0)
-
     def state_dict_of(self, i: int) -> dict[str, torch.Tensor]:
         """Model ``i``'s weights and buffers, unpadded, keyed as its BNSoftmaxNet names them."""
         w, h, state = self.widths[i], self.width, {}
@@ -163,55 +155,80 @@ class StackedOptimizer:
     """torch's SGD (with dampened momentum), RMSprop or Adam, per-model hyperparameters.
 
     Written as torch's single-tensor implementations write them, so that K models stepped here
-    follow the trajectories torch.optim gives each alone (to rounding; float64 to ~1e-12).
+    follow the trajectories torch.optim gives each alone (to rounding; float64 to ~1e-12). All
+    parameters are stepped as one (K, P) matrix: the gradients gathered by one ``cat``, the
+    moments kept flat, the step scattered back by one ``_foreach_sub_``; a loop over the
+    parameter tensors measured 40% of a fused step on seattle-weather.
     """
 
-    def __init__(self, kind: str, params: Sequence[torch.Tensor], hyper: dict[str, Any]) -> None:
+    def __init__(self, kind: str, stack: StackedNet, hyper: dict[str, Any]) -> None:
         self.kind = kind
-        like = params[0]
-        # Per-model hyperparameters as (K,) tensors: momentum (beta1), beta2, weight decay.
-        self.hyper = {n: torch.tensor(v, dtype=like.dtype) for n, v in hyper.items()}
-        self.state: list[dict[str, torch.Tensor]] = [{} for _ in params]
+        like = stack.out_bias
+        # Per-model hyperparameters as (K, 1) columns: momentum (beta1), beta2, weight decay.
+        self.hyper = {n: torch.tensor(v, dtype=like.dtype).unsqueeze(1) for n, v in hyper.items()}
+        self.state: dict[str, torch.Tensor] = {}
         self.steps = 0
+        k = stack.size
+        self.mask = None if stack.masks is None else _flat(
+            [torch.ones_like(p, dtype=torch.bool) if m is None else m.expand_as(p)
+             for p, m in zip(stack.params, stack.masks, strict=True)], k
+        )  # fmt: skip
+        decayed = _flat(
+            [
+                torch.full_like(p, float(d))
+                for p, d in zip(stack.params, stack.decayed, strict=True)
+            ],
+            k,
+        )
+        wd = self.hyper["weight_decay"]
+        self.decay = decayed * wd if bool((wd > 0).any()) else None
 
     def keep(self, rows: torch.Tensor) -> None:
         self.hyper = {n: v[rows] for n, v in self.hyper.items()}
-        self.state = [{n: s[rows] for n, s in st.items()} for st in self.state]
+        self.state = {n: s[rows] for n, s in self.state.items()}
+        self.mask = None if self.mask is None else self.mask[rows]
+        self.decay = None if self.decay is None else self.decay[rows]
 
-    def step(
-        self, params: Sequence[torch.Tensor], decayed: Sequence[bool], lr: torch.Tensor
-    ) -> None:
+    def step(self, params: Sequence[torch.Tensor], lr: torch.Tensor) -> None:
+        """One step of every model; ``lr`` holds each model's learning rate, shape (K,)."""
         self.steps += 1
+        k = lr.shape[0]
         with torch.no_grad():
-            for p, decay, state in zip(params, decayed, self.state, strict=True):
-                assert p.grad is not None
-                shape = (-1,) + (1,) * (p.dim() - 1)
-                grad = p.grad
-                if decay:
-                    grad = grad + self.hyper["weight_decay"].view(shape) * p
-                p.sub_(self._update(grad, state, shape) * lr.view(shape))
+            grad = _flat([p.grad for p in params if p.grad is not None], k)
+            if self.mask is not None:  # the padding's gradients to exactly zero
+                grad = torch.where(self.mask, grad, 0.0)
+            if self.decay is not None:
+                grad = grad + self.decay * _flat([p.detach() for p in params], k)
+            update = self._update(grad) * lr.unsqueeze(1)
+            sizes = [p[0].numel() for p in params]
+            torch._foreach_sub_(
+                [p.view(k, -1) for p in params], list(torch.split(update, sizes, dim=1))
+            )
 
-    def _update(
-        self, grad: torch.Tensor, state: dict[str, torch.Tensor], shape: tuple[int, ...]
-    ) -> torch.Tensor:
+    def _update(self, grad: torch.Tensor) -> torch.Tensor:
         """The step direction before the learning rate, updating the moment estimates."""
         if self.kind == "sgd":
             return grad
         if self.kind == "momentum":
-            beta = self.hyper["momentum"].view(shape)
-            if "buf" not in state:  # torch starts the buffer at the first gradient
-                state["buf"] = grad.clone()
+            beta = self.hyper["momentum"]
+            if "buf" not in self.state:  # torch starts the buffer at the first gradient
+                self.state["buf"] = grad.clone()
             else:
-                state["buf"].mul_(beta).add_((1 - beta) * grad)
-            return state["buf"]
-        beta2 = self.hyper["beta2"].view(shape)
-        square = state.setdefault("square", torch.zeros_like(grad))
+                self.state["buf"].mul_(beta).add_((1 - beta) * grad)
+            return self.state["buf"]
+        beta2 = self.hyper["beta2"]
+        square = self.state.setdefault("square", torch.zeros_like(grad))
         square.mul_(beta2).addcmul_(grad, grad * (1 - beta2))
         if self.kind == "rmsprop":
             return grad / (square.sqrt() + 1e-8)
-        beta1 = self.hyper["momentum"].view(shape)
-        mean = state.setdefault("mean", torch.zeros_like(grad))
+        beta1 = self.hyper["momentum"]
+        mean = self.state.setdefault("mean", torch.zeros_like(grad))
         mean.lerp_(grad, 1 - beta1)
         correction1 = 1 - beta1**self.steps
         denom = square.sqrt() / (1 - beta2**self.steps).sqrt() + 1e-8
         return mean / denom / correction1
+
+
+def _flat(tensors: Sequence[torch.Tensor], k: int) -> torch.Tensor:
+    """(K, ...) tensors side by side as one (K, P) matrix."""
+    return torch.cat([t.reshape(k, -1) for t in tensors], dim=1)
