@@ -88,6 +88,9 @@ def train_stacked(trainers: Sequence[Trainer], *, on_epoch: EpochHook | None = N
     for t in trainers:
         if t.epoch or t.config.batch_size != first.config.batch_size or not _same_rows(t, first):
             raise ValueError("stacked trainers need the same rows, batch size and a fresh start")
+    if len(trainers) == 1 and on_epoch is None:  # nothing to share: the stack only costs
+        first.train()
+        return
     with torch_threads(first.config.n_threads):
         _FusedRun(list(trainers), on_epoch).run()
 

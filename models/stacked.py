@@ -220,13 +220,14 @@ class StackedOptimizer:
         square = self.state.setdefault("square", torch.zeros_like(grad))
         square.mul_(beta2).addcmul_(grad, grad * (1 - beta2))
         if self.kind == "rmsprop":
-            return grad / (square.sqrt() + 1e-8)
+            return grad.div_(square.sqrt().add_(1e-8))
         beta1 = self.hyper["momentum"]
         mean = self.state.setdefault("mean", torch.zeros_like(grad))
         mean.lerp_(grad, 1 - beta1)
         correction1 = 1 - beta1**self.steps
-        denom = square.sqrt() / (1 - beta2**self.steps).sqrt() + 1e-8
-        return mean / denom / correction1
+        # In place where it can be: each pass over the (K, P) matrix is a measurable share.
+        denom = square.sqrt().div_((1 - beta2**self.steps).sqrt()).add_(1e-8)
+        return denom.reciprocal_().mul_(mean).div_(correction1)
 
 
 def _flat(tensors: Sequence[torch.Tensor], k: int) -> torch.Tensor:

@@ -19,6 +19,7 @@ import torch
 from models.estimator import BNSoftmaxClassifier
 from models.fused import group_by_structure, train_fused, train_stacked
 from models.training import Trainer
+from models.trial import make_train_fn, train_round_fused
 
 TOL = 1e-5
 
@@ -160,3 +161,23 @@ def test_groups_share_depth_batch_size_and_optimizer() -> None:
     settings = [base, {**base, "hidden_units": 64}, {**base, "batch_size": 64}, base]
     settings.append({**base, "optimizer": "sgd"})
     assert group_by_structure(settings) == [[0, 1, 3], [2], [4]]
+
+
+def test_a_fused_round_records_the_trials_make_train_fn_records() -> None:
+    fixed = {"max_epochs": 6, "patience": 3, "batch_size": 32, "n_layers": 2}
+    trials = [
+        ({"learning_rate": 1e-2, "hidden_units": 12}, 7),
+        ({"learning_rate": 3e-3, "hidden_units": 20}, 8),
+    ]
+    fused = train_round_fused(trials, X, Y, XV, YV, fixed_params=fixed, n_threads=1)
+    train_fn = make_train_fn(X, Y, XV, YV, fixed_params=fixed, n_threads=1)
+    for (params, seed), result in zip(trials, fused, strict=True):
+        alone = train_fn(params, seed)
+        assert (result.status, result.settings, result.params) == (
+            alone.status,
+            alone.settings,
+            alone.params,
+        )
+        assert result.metrics["val_accuracy"] == pytest.approx(alone.metrics["val_accuracy"])
+        for name, curve in alone.curves.items():
+            np.testing.assert_allclose(result.curves[name], curve, atol=TOL)
