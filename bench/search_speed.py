@@ -15,7 +15,8 @@ Two kinds of round, each with the same proposals for both paths (paired):
 - ``cohort_width``: as ``cohort``, hidden_units drawn once per cohort too (no padding).
 Repeats use search seeds 0, 1, ...; medians over repeats and the median of the paired ratios.
 
-Run: .venv/bin/python bench/search_speed.py [--repeats N]  ->  bench/results/search_speed.json
+Run: .venv/bin/python bench/search_speed.py [--repeats N] [--datasets NAME ...] [--out PATH]
+     ->  bench/results/search_speed.json
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     report: dict[str, Any] = {
         "benchmark": "search_speed",
@@ -202,9 +204,9 @@ def main() -> None:
             met = entry[variant]["paired_ratio_median"] >= TARGETS[name]
             entry[f"target_met_{variant}"] = met
         report["datasets"][name] = entry
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
