@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike
 from sklearn.metrics import accuracy_score, log_loss
 
 from models.estimator import BNSoftmaxClassifier
+from models.fused import train_fused
 from models.search.driver import TrainFn, failed_trial
 from models.search.trials import TrialResult
 
@@ -76,6 +77,38 @@ def make_train_fn(
             return failed_trial(params, seed, error, time.perf_counter() - started)
 
     return train_fn
+
+
+def train_round_fused(
+    trials: Sequence[tuple[Mapping[str, Any], int]],
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    *,
+    fixed_params: Mapping[str, Any] | None = None,
+    n_threads: int | None = None,
+) -> list[TrialResult]:
+    """A round's ``(params, seed)`` trials as ``make_train_fn`` would train them one by one,
+    the trials that share a structure stacked (models.fused). If the fused fit raises, each
+    trial is trained alone, so one bad trial fails only itself, as it would apart."""
+    fixed = dict(fixed_params or {})
+    extra = {} if n_threads is None else {"n_threads": n_threads}
+    settings = [estimator_settings(fixed, params, seed, **extra) for params, seed in trials]
+    try:
+        models = train_fused(settings, X_train, y_train, X_val, y_val)
+    except Exception:
+        train_fn = make_train_fn(
+            X_train, y_train, X_val, y_val, fixed_params=fixed, n_threads=n_threads
+        )
+        return [train_fn(params, seed) for params, seed in trials]
+    results = []
+    for (params, seed), s, model in zip(trials, settings, models, strict=True):
+        result = trial_from_classifier(
+            model, X_val, y_val, params=params, seed=seed, seconds=model.train_seconds_
+        )
+        results.append(dataclasses.replace(result, settings=_recorded(s)))
+    return results
 
 
 def trial_from_classifier(
