@@ -38,3 +38,20 @@ def prefect_api_url(prefect_server: None) -> str:
     url = PREFECT_API_URL.value()
     assert url, "the session's Prefect server has no URL"
     return str(url)
+
+
+# Seconds per test folder (setup, call and teardown), printed at the end of every run: the CI
+# log then says how long each part of the suite took, the servers' and the browser's included.
+_FOLDER_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    folder = report.nodeid.split("::")[0].rsplit("/", 1)[0]
+    _FOLDER_SECONDS[folder] = _FOLDER_SECONDS.get(folder, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _FOLDER_SECONDS:
+        return
+    parts = ", ".join(f"{folder} {seconds:.0f} s" for folder, seconds in _FOLDER_SECONDS.items())
+    terminalreporter.write_line(f"seconds per test folder: {parts}")
