@@ -54,6 +54,9 @@ bench: setup
 	$(BIN)/python bench/drift_speed.py
 	$(BIN)/python bench/cli_latency.py
 	$(BIN)/python bench/backtest.py
+	$(BIN)/python bench/retune_profile.py
+	$(BIN)/python bench/search_speed.py
+	$(BIN)/python bench/structure.py
 
 lint-fix: setup
 	$(BIN)/ruff check --fix .
