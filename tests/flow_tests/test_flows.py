@@ -159,12 +159,11 @@ def test_accuracy_drop_alone_flags_drift_and_starts_a_retune(project: Path) -> N
     assert report.performance.accuracy < 0.5 < report.performance.baseline_accuracy
     # The reference is unbiased: the judged model's score on holdout rows no trial was chosen
     # on (never the best trial's validation score, a maximum over trials), over those rows.
-    gate = json.loads(_store(project)[1].get_run(first.search_run_id).data.tags["driftune.gate"])
+    client = _store(project).client
+    gate = json.loads(client.get_run(first.search_run_id).data.tags["driftune.gate"])
     assert report.performance.baseline_accuracy == gate["challenger_score"]
     assert report.performance.n_baseline == gate["n_rows"] == 60
     assert flipped.drifted and flipped.retune is not None
-    store = _store(project)
-    client = store.client
     description = client.get_run(flipped.drift_run_id).data.tags["mlflow.note.content"]
     assert "b-2024-02.csv: **drift detected**" in description and "accuracy" in description
     assert "| feature | drifted |" in description and "```" not in description  # a real table
