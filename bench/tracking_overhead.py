@@ -30,7 +30,8 @@ from mlflow import MlflowClient  # noqa: E402
 
 from data import DatasetSpec, load, make_preprocessor, resolve_features, sample_path  # noqa: E402
 from data.preprocessing import features_and_labels, time_split  # noqa: E402
-from flows.store.tracking import TrackingConfig, ensure_experiment, log_trial, make_client  # noqa: E402
+from flows.store.handle import Store  # noqa: E402
+from flows.store.tracking import TrackingConfig, log_trial  # noqa: E402
 from models.estimator import BNSoftmaxClassifier  # noqa: E402
 from models.search.trials import TrialResult  # noqa: E402
 
@@ -115,9 +116,8 @@ def main() -> None:
     train_s = statistics.median(t.duration_s for t in trials)
     trial = trials[0]
     with tempfile.TemporaryDirectory(prefix="driftune-bench-") as root:
-        config = TrackingConfig.local(root, "bench")
-        client = make_client(config)
-        experiment_id = ensure_experiment(client, config, "search")
+        store = Store.open(TrackingConfig.local(root, "bench"))
+        client, experiment_id = store.client, store.experiment_id("search")
         parent = client.create_run(experiment_id, run_name="bench-search").info.run_id
         log_trial(client, parent, -1, trial)  # warm-up: first writes create tables' pages
         batched = timed_ms(lambda i: log_trial(client, parent, i, trial), args.log_repeats)

@@ -35,9 +35,9 @@ from flows.cli import progress
 from flows.config import ProjectConfig, load_config
 from flows.outcomes import DriftCheckOutcome, RetuneOutcome, RetuneRefused
 from flows.retune import RetuneRequest, retune
+from flows.store.handle import Store
 from flows.store.project import open_store
 from flows.store.registry import champion
-from flows.store.tracking import TrackingConfig
 
 DEFAULT_BASELINES = ("fixed_refit", "hist_gradient_boosting")
 
@@ -68,8 +68,8 @@ def backtest(request: BacktestRequest) -> dict[str, Any]:
     stamp = fingerprint(config, _data_sha256(ordered), settings)
     out = Path(request.out) if request.out else config.root / ".driftune" / "backtest"
     scratch, journal = open_scratch(config, out, stamp, fresh=request.fresh)
-    tracking, client = open_store(load_config(scratch.config_path))
-    first_version = _first_tune(scratch, ordered[: request.first], journal, client, tracking)
+    store = open_store(load_config(scratch.config_path))
+    first_version = _first_tune(scratch, ordered[: request.first], journal, store)
     fits = baseline_fits(
         config, request.baselines, seed=request.seed, search_trials=request.search_trials
     )
@@ -81,8 +81,8 @@ def backtest(request: BacktestRequest) -> dict[str, Any]:
         progress.report_step(k - request.first + 1, total, ordered[k].id)
     rows = list(journal.rows())
     result = {"settings": settings, "rows": rows, "summary": summarise(rows), "out": str(out)}
-    result["mlflow_run_id"] = log_backtest_run(client, tracking, scratch.name, result)
-    result["tracking_uri"] = tracking.tracking_uri
+    result["mlflow_run_id"] = log_backtest_run(store, scratch.name, result)
+    result["tracking_uri"] = store.tracking_uri
     write_json(scratch.root / "backtest.json", result)
     return result
 
@@ -123,19 +123,18 @@ def _first_tune(
     scratch: ScratchProject,
     first: list[Batch],
     journal: Journal,
-    client: Any,
-    tracking: TrackingConfig,
+    store: Store,
 ) -> str:
     """Land the first batches and tune on them; the version it promotes is never retrained."""
     done = journal.find("tuned")
     if done is not None:
         return str(done["version"])
-    existing = champion(client, tracking)  # killed after the tune promoted, before the journal
+    existing = champion(store)  # killed after the tune promoted, before the journal
     if existing is None:
         for index, batch in enumerate(first):
             scratch.land(index, batch)
         retune(RetuneRequest(config_path=str(scratch.config_path), trigger="manual"))
-        existing = champion(client, tracking)
+        existing = champion(store)
     if existing is None:
         raise DriftuneError("the first tune of the backtest promoted no champion")
     journal.append({"step": "tuned", "version": existing.version})
@@ -154,13 +153,11 @@ def _replay_batch(
     """Score batch ``k`` with every policy, then let the flows see it; the batch's row."""
     started = time.perf_counter()
     config = load_config(request.config_path)
-    tracking, client = open_store(load_config(scratch.config_path))
+    store = open_store(load_config(scratch.config_path))
     recorded = journal.find("scores", k)
     if recorded is None:
-        versions = _versions(client, tracking, journal, k, first_version)
-        scores = score_batch(
-            client, tracking, config.spec(), ordered[k], ordered[k - 1], versions, fits
-        )
+        versions = _versions(store, journal, k, first_version)
+        scores = score_batch(store, config.spec(), ordered[k], ordered[k - 1], versions, fits)
         journal.append({"step": "scores", "batch_index": k, "scores": scores.to_dict()})
     else:
         scores = BatchScores.from_dict(recorded["scores"])
@@ -171,11 +168,9 @@ def _replay_batch(
     return row
 
 
-def _versions(
-    client: Any, tracking: TrackingConfig, journal: Journal, k: int, first_version: str
-) -> Versions:
+def _versions(store: Store, journal: Journal, k: int, first_version: str) -> Versions:
     """The champion now and, when a promotion happened since the last batch, the one replaced."""
-    now = champion(client, tracking)
+    now = champion(store)
     if now is None:
         raise DriftuneError("the backtest's scratch project lost its champion")
     before = journal.find("scores", k - 1)

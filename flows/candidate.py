@@ -23,9 +23,9 @@ from data.window import TrainingData
 from flows import failpoints, gate, tasks
 from flows.config import ProjectConfig
 from flows.outages import ServerUnavailableError
+from flows.store.handle import Store
 from flows.store.packaging import LoggedModelRef
 from flows.store.registry import ChampionInfo, load_champion_model
-from flows.store.tracking import TrackingConfig
 from models.estimator import BNSoftmaxClassifier
 from models.promotion import PromotionDecision
 from models.search.trials import TrialResult
@@ -50,8 +50,7 @@ class _Judged:
 
 
 def conclude(
-    client: MlflowClient,
-    tracking: TrackingConfig,
+    store: Store,
     config: ProjectConfig,
     data: TrainingData,
     *,
@@ -62,12 +61,11 @@ def conclude(
 ) -> gate.GateOutcome:
     """Carry the search's best configuration through the gate, resuming where a kill left off."""
     failpoints.reached("after-search")
+    client = store.client
     tags = client.get_run(search_run_id).data.tags
     judged = _Judged(config, data, best, searched)
     with _step("the promotion gate", search_run_id):
-        decision = _recorded_decision(tags) or _judge(
-            client, tracking, config, data, champion, judged
-        )
+        decision = _recorded_decision(tags) or _judge(store, config, data, champion, judged)
         client.set_tag(search_run_id, GATE_TAG, json.dumps(decision.to_dict()))
     failpoints.reached("after-judge")
     with _step("the final model", search_run_id):
@@ -75,8 +73,7 @@ def conclude(
     failpoints.reached("after-log-model")
     with _step("registration", search_run_id):
         version = tasks.register_candidate(
-            client,
-            tracking,
+            store,
             model,
             search_run_id=search_run_id,
             data_sha256=data.sha256,
@@ -85,7 +82,7 @@ def conclude(
         )
     failpoints.reached("after-register")
     with _step(f"carrying out the verdict on version {version}", search_run_id):
-        record = tasks.carry_out(client, tracking, version, decision, search_run_id=search_run_id)
+        record = tasks.carry_out(store, version, decision, search_run_id=search_run_id)
     return gate.GateOutcome(
         version=version,
         decision=decision,
@@ -115,14 +112,13 @@ def _step(name: str, search_run_id: str) -> Iterator[None]:
 
 
 def _judge(
-    client: MlflowClient,
-    tracking: TrackingConfig,
+    store: Store,
     config: ProjectConfig,
     data: TrainingData,
     champion: ChampionInfo | None,
     judged: _Judged,
 ) -> PromotionDecision:
-    champion_model = None if champion is None else load_champion_model(client, tracking)
+    champion_model = None if champion is None else load_champion_model(store)
     predictions = gate.holdout_predictions(data, judged.get().scorer, champion_model)
     return tasks.decide(config, predictions)  # type: ignore[no-any-return]
 

@@ -26,6 +26,7 @@ from flows.outcomes import DriftCheckOutcome, RetuneOutcome, RetuneRefused
 from flows.retune import RetuneRequest, retune
 from flows.store import drift_checks as monitoring
 from flows.store import searches
+from flows.store.handle import Store
 from flows.store.project import open_store
 from flows.store.registry import NoChampionError
 from models.errors import SearchError
@@ -45,26 +46,26 @@ def check_drift(request: DriftCheckRequest) -> DriftCheckOutcome:
     """Check the newest batch past every one seen; start a retune (trigger drift) on drift."""
     config = load_config(request.config_path)
     logger = get_run_logger()
-    tracking, client = open_store(config)
-    champion = tasks.read_champion(client, tracking)
+    store = open_store(config)
+    client = store.client
+    champion = tasks.read_champion(store)
     if champion is None:
         raise NoChampionError(
             f"{config.name!r} has no champion to check against: run `driftune tune` first"
         )
-    seen = monitoring.checked_batches(client, tracking) | set(
+    seen = monitoring.checked_batches(store) | set(
         searches.window_batches(client, champion.search_run_id)
     )
     batch, passed_over = _newest_unseen(config, seen)
     if batch is None:
-        return _nothing_new(request, config, client, tracking)
-    report = tasks.drift_report(config, client, tracking, champion, batch)
+        return _nothing_new(request, config, store)
+    report = tasks.drift_report(config, store, champion, batch)
     drifted = report.drifted or bool(
         config.drift.accuracy_drop and report.performance and report.performance.drifted
     )
     failpoints.reached("before-log-check")
     run_id, ours = tasks.log_drift(
-        client,
-        tracking,
+        store,
         batch_id=batch.id,
         report=report,
         drifted=drifted,
@@ -93,15 +94,15 @@ def check_drift(request: DriftCheckRequest) -> DriftCheckOutcome:
 
 
 def _nothing_new(
-    request: DriftCheckRequest, config: ProjectConfig, client: Any, tracking: Any
+    request: DriftCheckRequest, config: ProjectConfig, store: Store
 ) -> DriftCheckOutcome:
     """Every batch is checked; resume the retune of a check that was killed while it ran."""
-    pending = monitoring.pending_retune(client, tracking) if request.start_retune else None
+    pending = monitoring.pending_retune(store) if request.start_retune else None
     if pending is None:
         get_run_logger().info("nothing new: every batch of %s is checked", config.name)
         return DriftCheckOutcome(status="nothing new")
     get_run_logger().info("resuming the retune drift check %s started", pending)
-    retuned = _start_retune(request.config_path, client, pending)
+    retuned = _start_retune(request.config_path, store.client, pending)
     return DriftCheckOutcome(status="resumed", drifted=True, drift_run_id=pending, retune=retuned)
 
 

@@ -21,8 +21,8 @@ from data.window import TrainingData
 from flows.config import ProjectConfig
 from flows.store import registry
 from flows.store.audit import AuditRecord
+from flows.store.handle import Store
 from flows.store.packaging import LoggedModelRef, Scorer, log_model
-from flows.store.tracking import TrackingConfig
 from models.estimator import BNSoftmaxClassifier
 from models.promotion import PromotionDecision, decide_promotion
 from models.refit import fit_as_searched, refit
@@ -146,8 +146,7 @@ def log_candidate(
 
 
 def register(
-    client: MlflowClient,
-    tracking: TrackingConfig,
+    store: Store,
     model: LoggedModelRef,
     *,
     search_run_id: str,
@@ -156,12 +155,11 @@ def register(
     fit: str,
 ) -> str:
     """The version for this search: found again when a rerun registered it already."""
-    existing = registry.version_of_search(client, tracking, search_run_id)
+    existing = registry.version_of_search(store, search_run_id)
     if existing is not None:
         return existing
     return registry.register_candidate(
-        client,
-        tracking,
+        store,
         model,
         search_run_id=search_run_id,
         data_sha256=data_sha256,
@@ -180,8 +178,7 @@ def register(
 
 
 def carry_out(
-    client: MlflowClient,
-    tracking: TrackingConfig,
+    store: Store,
     version: str,
     decision: PromotionDecision,
     *,
@@ -189,8 +186,8 @@ def carry_out(
 ) -> AuditRecord:
     """Promote or refuse, audited once: a rerun finds the record by its event id."""
     event_id = f"gate-{search_run_id}"
-    registry.repair(client, tracking)  # finishes a move a kill interrupted, audit included
-    done = registry.find_audit(client, tracking, event_id)
+    registry.repair(store)  # finishes a move a kill interrupted, audit included
+    done = registry.find_audit(store, event_id)
     if done is not None:
         return done
-    return registry.apply_decision(client, tracking, version, decision, event_id=event_id)
+    return registry.apply_decision(store, version, decision, event_id=event_id)

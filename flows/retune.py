@@ -14,9 +14,9 @@ from flows.config import ProjectConfig, load_config
 from flows.locking import retune_lock
 from flows.outcomes import RetuneOutcome
 from flows.store import searches
+from flows.store.handle import Store
 from flows.store.project import open_store
 from flows.store.registry import ChampionInfo
-from flows.store.tracking import TrackingConfig
 from models.errors import SearchError
 from models.estimator import BNSoftmaxClassifier
 from models.search.caviar import warm_start
@@ -50,15 +50,15 @@ def retune(request: RetuneRequest) -> RetuneOutcome:
         if choice is not None:
             get_run_logger().info("window length: %s", choice.describe())
         get_run_logger().info("window %s", _window_line(data))
-        tracking, client = open_store(config)
-        champion = tasks.read_champion(client, tracking)
-        handle = _open_search(config, data, client, tracking, request, champion)
+        store = open_store(config)
+        client = store.client
+        champion = tasks.read_champion(store)
+        handle = _open_search(config, data, store, request, champion)
         if choice is not None:
             tasks.record_window(client, handle.run_id, choice)
         results, best, searched = _search(config, data, client, handle)
         verdict = candidate.conclude(
-            client,
-            tracking,
+            store,
             config,
             data,
             search_run_id=handle.run_id,
@@ -86,13 +86,13 @@ def _window_line(data: TrainingData) -> str:
 def _open_search(
     config: ProjectConfig,
     data: TrainingData,
-    client: MlflowClient,
-    tracking: TrackingConfig,
+    store: Store,
     request: RetuneRequest,
     champion: ChampionInfo | None,
 ) -> searches.SearchHandle:
     """Resume this data's unfinished search, or open a new one warm-started from the last."""
-    previous = searches.latest_finished_search(client, tracking)
+    client = store.client
+    previous = searches.latest_finished_search(store)
     previous_trials = [] if previous is None else list(tasks.read_trials(client, previous).values())
     champion_config = searches.champion_params(client, champion)
     # The champion's configuration comes first; what does not fit in round 1 is left out.
@@ -104,8 +104,7 @@ def _open_search(
     for note in notes:
         get_run_logger().info("warm start: %s", note)
     handle = tasks.open_search(
-        client,
-        tracking,
+        store,
         config,
         data,
         trigger=request.trigger,

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
-from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
 from flows.backtesting.scoring import DRIFTUNE
-from flows.store.tracking import TrackingConfig
+from flows.store.handle import Store
 
 # A promotion that costs more than this on the next batch counts as a harmful one.
 HARM_POINTS = 0.01
@@ -86,12 +85,12 @@ def write_json(path: Path, result: Mapping[str, Any]) -> None:
 
 
 def log_backtest_run(
-    client: MlflowClient,
-    tracking: TrackingConfig,
+    store: Store,
     experiment: str,
     result: Mapping[str, Any],
 ) -> str:
     """One MLflow run holding the whole backtest: means as metrics, rows as JSON, the plot."""
+    client = store.client
     found = client.get_experiment_by_name(experiment)
     experiment_id = found.experiment_id if found else client.create_experiment(experiment)
     run = client.create_run(experiment_id, run_name=f"backtest-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -112,7 +111,7 @@ def log_backtest_run(
     params = [Param(key, str(value)[:500]) for key, value in settings.items()]
     client.log_batch(run_id, metrics=metrics, params=params)
     client.log_text(run_id, json.dumps(result, indent=2, default=str), "backtest.json")
-    figure = accuracy_plot(result["rows"], f"{tracking.name}: accuracy on each arriving batch")
+    figure = accuracy_plot(result["rows"], f"{store.name}: accuracy on each arriving batch")
     client.log_figure(run_id, figure, "accuracy_per_batch.png")
     client.set_terminated(run_id, "FINISHED")
     return run_id

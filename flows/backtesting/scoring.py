@@ -14,14 +14,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlflow import MlflowClient
 
 from data.loading import Batch
 from data.preprocessing import features_and_labels, make_preprocessor
 from data.schema import DatasetSpec, resolve_features
 from flows.config import ProjectConfig
+from flows.store.handle import Store
 from flows.store.registry import load_version_model
-from flows.store.tracking import TrackingConfig
 from models.baselines import fit_fixed, fit_hist_gradient_boosting, fit_random_search
 
 DRIFTUNE = "driftune"
@@ -85,8 +84,7 @@ def baseline_fits(
 
 
 def score_batch(
-    client: MlflowClient,
-    tracking: TrackingConfig,
+    store: Store,
     spec: DatasetSpec,
     batch: Batch,
     previous: Batch,
@@ -98,13 +96,13 @@ def score_batch(
     """Every policy's accuracy on ``batch``'s labelled rows."""
     labelled = batch.frame[batch.frame[spec.label].notna()]
     y = labelled[spec.label].to_numpy()
-    accuracy = {DRIFTUNE: _model_accuracy(client, tracking, versions.champion, labelled, y)}
+    accuracy = {DRIFTUNE: _model_accuracy(store, versions.champion, labelled, y)}
     if never_retrain:
-        accuracy["never_retrain"] = _model_accuracy(client, tracking, versions.first, labelled, y)
+        accuracy["never_retrain"] = _model_accuracy(store, versions.first, labelled, y)
     accuracy.update(_baseline_accuracies(spec, previous.frame, labelled, baselines))
     replaced_accuracy = None
     if versions.replaced is not None:
-        replaced_accuracy = _model_accuracy(client, tracking, versions.replaced, labelled, y)
+        replaced_accuracy = _model_accuracy(store, versions.replaced, labelled, y)
     return BatchScores(
         rows=len(y),
         accuracy=accuracy,
@@ -114,10 +112,8 @@ def score_batch(
     )
 
 
-def _model_accuracy(
-    client: MlflowClient, tracking: TrackingConfig, version: str, rows: pd.DataFrame, y: np.ndarray
-) -> float:
-    predicted = load_version_model(client, tracking, version).predict(rows)["prediction"]
+def _model_accuracy(store: Store, version: str, rows: pd.DataFrame, y: np.ndarray) -> float:
+    predicted = load_version_model(store, version).predict(rows)["prediction"]
     return float(np.mean(predicted.to_numpy() == y))
 
 

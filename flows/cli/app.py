@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from flows.config import ProjectConfig
     from flows.local_server import ServerState
     from flows.outcomes import DriftCheckOutcome
+    from flows.store.handle import Store
 
 app = typer.Typer(
     help="driftune: watch tabular data for drift, retune and retrain, promote only what is better.",
@@ -363,7 +364,7 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -
     _run(lambda: show_status(console, project))
 
 
-def _registry_command(config: Path, act: Callable[[Any, Any], str]) -> None:
+def _registry_command(config: Path, act: Callable[[Store], str]) -> None:
     """An audited registry change (promote, trust, rollback): the store opened, one line told.
 
     ``act`` imports what it needs itself: the config is checked before MLflow or torch load.
@@ -372,8 +373,7 @@ def _registry_command(config: Path, act: Callable[[Any, Any], str]) -> None:
     from flows.store.project import open_store
 
     def run() -> None:
-        tracking, client = open_store(project)
-        console.print(act(client, tracking))
+        console.print(act(open_store(project)))
 
     _run(run, consequence=ALIASES_KEPT)
 
@@ -387,10 +387,10 @@ def promote(
 ) -> None:
     """Make VERSION the champion by hand (the old one becomes previous-champion)."""
 
-    def act(client: Any, tracking: Any) -> str:
+    def act(store: Store) -> str:
         from flows.store import registry
 
-        record = registry.promote(client, tracking, version, reason, who=who)
+        record = registry.promote(store, version, reason, who=who)
         return f"version {record.version} is the champion (was {record.previous or '-'})"
 
     _registry_command(config, act)
@@ -405,10 +405,10 @@ def trust(
 ) -> None:
     """Record the SHA-256 of a version registered before driftune recorded them (audited)."""
 
-    def act(client: Any, tracking: Any) -> str:
+    def act(store: Store) -> str:
         from flows.store.trust import trust_version
 
-        trust_version(client, tracking, version, reason, who=who)
+        trust_version(store, version, reason, who=who)
         return f"recorded the SHA-256 of version {version}'s data files; it loads again"
 
     _registry_command(config, act)
@@ -422,10 +422,10 @@ def rollback(
 ) -> None:
     """Make previous-champion the champion again."""
 
-    def act(client: Any, tracking: Any) -> str:
+    def act(store: Store) -> str:
         from flows.store import registry
 
-        record = registry.rollback(client, tracking, reason, who=who)
+        record = registry.rollback(store, reason, who=who)
         return (
             f"rolled back: version {record.version} is the champion again "
             f"(version {record.previous} is previous-champion)"
@@ -538,12 +538,12 @@ def _print_search_runs_link(project: ProjectConfig, tracking_uri: str, base: str
     """
     from flows.store.project import open_store
 
-    store = tracking_uri.removeprefix("sqlite:///")
-    if store == tracking_uri or not Path(store).is_file():
+    database = tracking_uri.removeprefix("sqlite:///")
+    if database == tracking_uri or not Path(database).is_file():
         return  # nothing tuned yet (and no store to create here)
     try:
-        tracking, client = open_store(project)
-        found = client.get_experiment_by_name(tracking.experiment_name("search"))
+        store = open_store(project)
+        found = store.client.get_experiment_by_name(store.experiment_name("search"))
     except Exception:  # a store MLflow cannot read: `mlflow ui` will say why
         return
     if found is not None:

@@ -117,10 +117,10 @@ def read_registry(config: ProjectConfig) -> Registry:
     from flows.cli.status import read_champion
     from flows.store.project import open_store
 
-    tracking, client = open_store(config)
-    champion = read_champion(client, tracking)
-    newest = client.search_model_versions(
-        f"name = '{tracking.name}'", max_results=1, order_by=["version_number DESC"]
+    store = open_store(config)
+    champion = read_champion(store)
+    newest = store.client.search_model_versions(
+        f"name = '{store.name}'", max_results=1, order_by=["version_number DESC"]
     )
     return Registry(
         champion=None if champion is None else champion.version,
@@ -133,9 +133,9 @@ def decided_since(config: ProjectConfig, before: Registry) -> tuple[str, str] | 
     from flows.store.project import open_store
 
     try:
-        tracking, client = open_store(_quick(config))
-        newest = client.search_model_versions(
-            f"name = '{tracking.name}'", max_results=1, order_by=["version_number DESC"]
+        store = open_store(_quick(config))
+        newest = store.client.search_model_versions(
+            f"name = '{store.name}'", max_results=1, order_by=["version_number DESC"]
         )
     except Exception as error:
         if as_outage(error, "") is None:

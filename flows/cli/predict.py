@@ -24,8 +24,7 @@ def score_file(config_path: Path, source: Path, target: Path, *, overwrite: bool
     frame = read_table(source)
     if frame.empty:
         raise DataError("no rows to score", path=source)
-    tracking, client = open_store(config)
-    model = load_champion_model(client, tracking)
+    model = load_champion_model(open_store(config))
     check_scoring_frame(frame, model.features, source=source)
     scored = model.predict(frame)
     out = pd.concat([frame, scored.set_index(frame.index)], axis=1)

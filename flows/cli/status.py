@@ -13,11 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from flows.store.audit import AuditRecord
-from flows.store.tracking import TrackingConfig
+from flows.store.handle import Store
 
 RECENT = 5
 RECENT_AUDIT = 10
@@ -44,19 +43,20 @@ class ProjectStatus:
     audit: list[AuditRecord]  # the newest RECENT_AUDIT events, oldest first
 
 
-def project_status(client: MlflowClient, tracking: TrackingConfig) -> ProjectStatus:
+def project_status(store: Store) -> ProjectStatus:
     return ProjectStatus(
-        champion=read_champion(client, tracking),
-        checks=_recent(client, tracking, "monitoring", ("batch_id", "verdict", "drifted_features")),
-        searches=_recent(client, tracking, "search", SEARCH_TAGS),
-        audit=recent_audit(client, tracking),
+        champion=read_champion(store),
+        checks=_recent(store, "monitoring", ("batch_id", "verdict", "drifted_features")),
+        searches=_recent(store, "search", SEARCH_TAGS),
+        audit=recent_audit(store),
     )
 
 
-def read_champion(client: MlflowClient, tracking: TrackingConfig) -> ChampionSummary | None:
+def read_champion(store: Store) -> ChampionSummary | None:
     """The champion from the registered model's aliases and its version's tags (two reads)."""
+    client, name = store.client, store.name
     try:
-        model = client.get_registered_model(tracking.name)
+        model = client.get_registered_model(name)
     except MlflowException as error:
         if error.error_code == "RESOURCE_DOES_NOT_EXIST":
             return None
@@ -64,13 +64,13 @@ def read_champion(client: MlflowClient, tracking: TrackingConfig) -> ChampionSum
     if PENDING_TAG in model.tags:  # a move a crash interrupted: finish it, then read again
         from flows.store.registry import repair
 
-        repair(client, tracking)
-        model = client.get_registered_model(tracking.name)
+        repair(store)
+        model = client.get_registered_model(name)
     aliases = {alias: str(version) for alias, version in model.aliases.items()}
     version = aliases.get(CHAMPION)
     if version is None:
         return None
-    tags = client.get_model_version(tracking.name, version).tags
+    tags = client.get_model_version(name, version).tags
     return ChampionSummary(
         version=version,
         holdout_metrics={
@@ -83,13 +83,11 @@ def read_champion(client: MlflowClient, tracking: TrackingConfig) -> ChampionSum
     )
 
 
-def _recent(
-    client: MlflowClient, tracking: TrackingConfig, kind: str, tags: tuple[str, ...]
-) -> list[dict[str, Any]]:
-    experiment = client.get_experiment_by_name(tracking.experiment_name(kind))
+def _recent(store: Store, kind: str, tags: tuple[str, ...]) -> list[dict[str, Any]]:
+    experiment = store.client.get_experiment_by_name(store.experiment_name(kind))
     if experiment is None:  # nothing logged yet; status reads, it never creates
         return []
-    runs = client.search_runs(
+    runs = store.client.search_runs(
         [experiment.experiment_id],
         filter_string="tags.`driftune.kind` = 'search'" if kind == "search" else "",
         order_by=["attributes.start_time DESC"],
@@ -107,12 +105,12 @@ def _recent(
     ]
 
 
-def recent_audit(client: MlflowClient, tracking: TrackingConfig) -> list[AuditRecord]:
+def recent_audit(store: Store) -> list[AuditRecord]:
     """The newest registry events, oldest first, each once (as flows.store.audit.list_audit)."""
-    experiment = client.get_experiment_by_name(tracking.experiment_name("registry"))
+    experiment = store.client.get_experiment_by_name(store.experiment_name("registry"))
     if experiment is None:
         return []
-    runs = client.search_runs(
+    runs = store.client.search_runs(
         [experiment.experiment_id],
         order_by=["attributes.start_time DESC"],
         max_results=2 * RECENT_AUDIT,  # a repair that raced the original logs an event twice

@@ -15,18 +15,18 @@ from flows.store.project import open_store
 
 def status_document(config: ProjectConfig) -> dict[str, object]:
     """What `status --json` prints: the same reads as the tables, as data."""
-    tracking, client = open_store(config)
+    store = open_store(config)
     return {
         "name": config.name,
-        "store": tracking.tracking_uri,
-        **vars(project_status(client, tracking)),
+        "store": store.tracking_uri,
+        **vars(project_status(store)),
     }
 
 
 def show_status(console: Console, config: ProjectConfig) -> None:
-    tracking, client = open_store(config)
-    status = project_status(client, tracking)
-    console.print(f"[bold]{config.name}[/]  store: {tracking.tracking_uri}")
+    store = open_store(config)
+    status = project_status(store)
+    console.print(f"[bold]{config.name}[/]  store: {store.tracking_uri}")
     champion = status.champion
     if champion is None:
         console.print("no champion yet: run `driftune tune`")

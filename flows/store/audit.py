@@ -19,10 +19,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mlflow import MlflowClient
 from mlflow.entities import Metric
 
-from flows.store.tracking import TrackingConfig, ensure_experiment
+from flows.store.handle import Store
 from flows.store.trials import all_runs
 
 REASON_CHARS = 2000
@@ -52,12 +51,12 @@ class AuditRecord:
         return {**asdict(self), "metrics": dict(self.metrics)}
 
 
-def list_audit(client: MlflowClient, config: TrackingConfig) -> list[AuditRecord]:
+def list_audit(store: Store) -> list[AuditRecord]:
     """Every promotion, refusal and rollback, oldest first."""
-    found = client.get_experiment_by_name(config.experiment_name("registry"))
+    found = store.client.get_experiment_by_name(store.experiment_name("registry"))
     if found is None:
         return []
-    runs = all_runs(client, [found.experiment_id], "")
+    runs = all_runs(store.client, [found.experiment_id], "")
     records: dict[str, tuple[int, AuditRecord]] = {}
     for run in runs:
         raw = run.data.tags.get("record")
@@ -70,8 +69,8 @@ def list_audit(client: MlflowClient, config: TrackingConfig) -> list[AuditRecord
     return [record for _, record in sorted(records.values(), key=lambda item: item[0])]
 
 
-def write_audit(client: MlflowClient, config: TrackingConfig, record: AuditRecord) -> None:
-    experiment_id = ensure_experiment(client, config, "registry")
+def write_audit(store: Store, record: AuditRecord) -> None:
+    client, experiment_id = store.client, store.experiment_id("registry")
     tags = {
         "driftune.kind": "audit",
         "event": record.event,
@@ -98,16 +97,16 @@ def _description(record: AuditRecord) -> str:
     return f"**{record.event}** version {record.version} by {record.who}{before}: {record.reason}"
 
 
-def audit_exists(client: MlflowClient, config: TrackingConfig, event_id: str) -> bool:
-    return find_audit(client, config, event_id) is not None
+def audit_exists(store: Store, event_id: str) -> bool:
+    return find_audit(store, event_id) is not None
 
 
-def find_audit(client: MlflowClient, config: TrackingConfig, event_id: str) -> AuditRecord | None:
+def find_audit(store: Store, event_id: str) -> AuditRecord | None:
     """The record with ``event_id``, when one was written."""
-    found = client.get_experiment_by_name(config.experiment_name("registry"))
+    found = store.client.get_experiment_by_name(store.experiment_name("registry"))
     if found is None:
         return None
-    runs = all_runs(client, [found.experiment_id], f"tags.event_id = '{event_id}'")
+    runs = all_runs(store.client, [found.experiment_id], f"tags.event_id = '{event_id}'")
     raw = runs[0].data.tags.get("record") if runs else None
     return None if raw is None else AuditRecord(**json.loads(raw))
 

@@ -17,22 +17,22 @@ from data.drift.report import DriftReport
 from data.loading import Batch
 from data.preprocessing import features_and_labels
 from flows.config import ProjectConfig
+from flows.store.handle import Store
 from flows.store.registry import ChampionInfo, load_champion_model
 from flows.store.searches import load_reference_profile
-from flows.store.tracking import TrackingConfig, all_runs, ensure_experiment
+from flows.store.tracking import all_runs
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
 
 
 def drift_report(
     config: ProjectConfig,
-    client: MlflowClient,
-    tracking: TrackingConfig,
+    store: Store,
     champion: ChampionInfo,
     batch: Batch,
 ) -> DriftReport:
     """The batch against the champion's reference profile, plus its accuracy when labelled."""
-    profile = load_reference_profile(client, champion)
+    profile = load_reference_profile(store.client, champion)
     settings = config.drift
     report = detect_drift(
         profile,
@@ -47,7 +47,7 @@ def drift_report(
     if spec.label not in batch.frame or batch.frame[spec.label].isna().all():
         return report
     X, y = features_and_labels(batch.frame, spec, profile.features)
-    predicted = load_champion_model(client, tracking).predict(X)["prediction"]
+    predicted = load_champion_model(store).predict(X)["prediction"]
     performance = performance_drift(
         y.to_numpy(),
         predicted.to_numpy(),
@@ -58,10 +58,10 @@ def drift_report(
     return dataclasses.replace(report, performance=performance)
 
 
-def checked_batches(client: MlflowClient, tracking: TrackingConfig) -> set[str]:
+def checked_batches(store: Store) -> set[str]:
     """Batch ids that already have a finished drift check."""
-    experiment_id = ensure_experiment(client, tracking, "monitoring")
-    runs = all_runs(client, [experiment_id], "attributes.status = 'FINISHED'")
+    experiment_id = store.experiment_id("monitoring")
+    runs = all_runs(store.client, [experiment_id], "attributes.status = 'FINISHED'")
     return {run.data.tags["batch_id"] for run in runs if "batch_id" in run.data.tags}
 
 
@@ -72,8 +72,7 @@ def drift_markdown(batch_id: str, report: DriftReport, drifted: bool) -> str:
 
 
 def log_drift_check(
-    client: MlflowClient,
-    tracking: TrackingConfig,
+    store: Store,
     *,
     batch_id: str,
     report: DriftReport,
@@ -88,7 +87,7 @@ def log_drift_check(
     first wins and the other deletes its own run and returns the winner's (so only the winner
     goes on to start a retune).
     """
-    experiment_id = ensure_experiment(client, tracking, "monitoring")
+    client, experiment_id = store.client, store.experiment_id("monitoring")
     done = all_runs(
         client, [experiment_id], f"tags.batch_id = '{batch_id}' and attributes.status = 'FINISHED'"
     )
@@ -162,14 +161,14 @@ def _metrics(report: DriftReport, drifted: bool) -> list[Metric]:
 RETUNE_OUTCOME_TAG = "retune_outcome"
 
 
-def pending_retune(client: MlflowClient, tracking: TrackingConfig) -> str | None:
+def pending_retune(store: Store) -> str | None:
     """The newest drift check whose retune was started but has no recorded outcome.
 
     A check-drift killed while its retune ran leaves the batch checked, so no later check would
     start that retune again: the next check-drift resumes it instead (its search resumes too).
     """
-    monitoring = ensure_experiment(client, tracking, "monitoring")
-    checks = client.search_runs(
+    monitoring = store.experiment_id("monitoring")
+    checks = store.client.search_runs(
         [monitoring],
         "attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"],

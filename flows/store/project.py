@@ -1,18 +1,15 @@
-"""From a project config to the things every flow needs: the tracking store and its client."""
+"""From a project config to what every flow needs: its ``Store``, a client on its tracking store."""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from data.errors import ConfigError
 from flows.config import ProjectConfig
 from flows.config_checks import check_tracking_uri
 from flows.outages import mlflow_request_bounds
-from flows.store.tracking import TrackingConfig, make_client
-
-if TYPE_CHECKING:
-    from mlflow import MlflowClient
+from flows.store.handle import Store
+from flows.store.tracking import TrackingConfig
 
 TRACKING_URI_ENV = "DRIFTUNE_TRACKING_URI"  # lets a worker point every project at a server
 
@@ -30,10 +27,11 @@ def tracking_config(config: ProjectConfig) -> TrackingConfig:
     return TrackingConfig(uri, config.tracking.artifacts, config.name)
 
 
-def open_store(config: ProjectConfig) -> tuple[TrackingConfig, MlflowClient]:
+def open_store(config: ProjectConfig) -> Store:
+    """The project's store, its requests bounded by ``tracking.timeout_s``."""
     tracking = tracking_config(config)
     bound_tracking_requests(tracking, config.tracking.timeout_s)
-    return tracking, make_client(tracking)
+    return Store.open(tracking)
 
 
 def bound_tracking_requests(tracking: TrackingConfig, timeout_s: float) -> None:

@@ -32,8 +32,8 @@ from flows import failpoints
 from flows.store.audit import AuditRecord, audit_exists, new_record, write_audit
 from flows.store.audit import find_audit as find_audit  # re-exported: a retried gate's record
 from flows.store.audit import list_audit as list_audit  # re-exported: the registry's history
+from flows.store.handle import Store
 from flows.store.packaging import LoggedModelRef, Scorer, load_scorer
-from flows.store.tracking import TrackingConfig
 from models.promotion import PromotionDecision
 
 CHAMPION, PREVIOUS = "champion", "previous-champion"
@@ -75,8 +75,7 @@ class ChampionInfo:
 
 
 def register_candidate(
-    client: MlflowClient,
-    config: TrackingConfig,
+    store: Store,
     model: LoggedModelRef,
     *,
     search_run_id: str,
@@ -90,7 +89,7 @@ def register_candidate(
     Pass ``holdout_metrics=None`` with ``evaluation_error`` when the holdout evaluation failed:
     the version is kept for inspection, and promoting it raises ChallengerEvaluationError.
     """
-    _ensure_registered_model(client, config.name)
+    _ensure_registered_model(store.client, store.name)
     tags = {"search_run_id": search_run_id, "data_sha256": data_sha256}
     tags["evaluation"] = "failed" if evaluation_error or holdout_metrics is None else "ok"
     if evaluation_error:
@@ -102,25 +101,25 @@ def register_candidate(
     tags.update(extra_tags or {})
     # The concrete artifact location, not models:/<id>: given that URI, MLflow's SQL registry
     # looks the logged model up through a client on the process-global tracking URI.
-    created = client.create_model_version(
-        config.name,
+    created = store.client.create_model_version(
+        store.name,
         model.artifact_location,
         run_id=model.run_id,
         tags=tags,
         model_id=model.model_id,
     )
     version = str(created.version)
-    _link_logged_model(client, model.model_id, config.name, version)
+    _link_logged_model(store.client, model.model_id, store.name, version)
     return version
 
 
-def version_of_search(
-    client: MlflowClient, config: TrackingConfig, search_run_id: str
-) -> str | None:
+def version_of_search(store: Store, search_run_id: str) -> str | None:
     """The version a search registered, if any (each search registers at most one)."""
-    if _registered_model(client, config.name) is None:
+    if _registered_model(store.client, store.name) is None:
         return None
-    found = client.search_model_versions(f"name = '{config.name}' and run_id = '{search_run_id}'")
+    found = store.client.search_model_versions(
+        f"name = '{store.name}' and run_id = '{search_run_id}'"
+    )
     return str(min(int(v.version) for v in found)) if found else None
 
 
@@ -133,8 +132,7 @@ def _link_logged_model(client: MlflowClient, model_id: str, name: str, version: 
 
 
 def promote(
-    client: MlflowClient,
-    config: TrackingConfig,
+    store: Store,
     version: str,
     reason: str,
     *,
@@ -146,19 +144,18 @@ def promote(
     """Make ``version`` the champion and the old champion ``previous-champion``."""
     if decision is not None and not decision.promote:
         raise RegistryError(f"the gate refused version {version}: {decision.reason}")
-    metrics, current = _before_event(client, config, str(version), metric, decision)
+    metrics, current = _before_event(store, str(version), metric, decision)
     if current == str(version):
-        raise RegistryError(f"version {version} of {config.name!r} is already the champion")
+        raise RegistryError(f"version {version} of {store.name!r} is already the champion")
     record = new_record("promote", str(version), current, reason, metric, metrics, who, event_id)
     steps = ([[PREVIOUS, current]] if current else []) + [[CHAMPION, str(version)]]
-    _move(client, config, steps, record)
-    client.set_model_version_tag(config.name, str(version), "gate", "promoted")
+    _move(store, steps, record)
+    store.client.set_model_version_tag(store.name, str(version), "gate", "promoted")
     return record
 
 
 def refuse(
-    client: MlflowClient,
-    config: TrackingConfig,
+    store: Store,
     version: str,
     reason: str,
     *,
@@ -168,29 +165,27 @@ def refuse(
     event_id: str | None = None,
 ) -> AuditRecord:
     """Record that ``version`` stays a candidate; no alias moves."""
-    metrics, current = _before_event(client, config, str(version), metric, decision)
+    metrics, current = _before_event(store, str(version), metric, decision)
     record = new_record("refuse", str(version), current, reason, metric, metrics, who, event_id)
-    write_audit(client, config, record)
-    client.set_model_version_tag(config.name, str(version), "gate", "refused")
+    write_audit(store, record)
+    store.client.set_model_version_tag(store.name, str(version), "gate", "refused")
     return record
 
 
 def _before_event(
-    client: MlflowClient,
-    config: TrackingConfig,
+    store: Store,
     version: str,
     metric: str,
     decision: PromotionDecision | None,
 ) -> tuple[dict[str, float], str | None]:
     """Finish any interrupted move, then the compared metrics and the current champion."""
-    repair(client, config)
-    metrics = _compared_metrics(client, config.name, version, metric, decision)
-    return metrics, _aliases(client, config.name).get(CHAMPION)
+    repair(store)
+    metrics = _compared_metrics(store.client, store.name, version, metric, decision)
+    return metrics, _aliases(store.client, store.name).get(CHAMPION)
 
 
 def apply_decision(
-    client: MlflowClient,
-    config: TrackingConfig,
+    store: Store,
     version: str,
     decision: PromotionDecision,
     *,
@@ -200,8 +195,7 @@ def apply_decision(
     """The gate's verdict carried out: promote or refuse, audited either way."""
     act = promote if decision.promote else refuse
     return act(
-        client,
-        config,
+        store,
         version,
         decision.reason,
         metric=decision.metric,
@@ -211,67 +205,65 @@ def apply_decision(
     )
 
 
-def rollback(
-    client: MlflowClient, config: TrackingConfig, reason: str, *, who: str | None = None
-) -> AuditRecord:
+def rollback(store: Store, reason: str, *, who: str | None = None) -> AuditRecord:
     """Make ``previous-champion`` the champion again; the demoted version becomes previous."""
-    repair(client, config)
-    aliases = _aliases(client, config.name)
+    repair(store)
+    aliases = _aliases(store.client, store.name)
     restored, demoted = aliases.get(PREVIOUS), aliases.get(CHAMPION)
     if restored is None or demoted is None:
-        raise NoChampionError(f"{config.name!r} has no previous champion to roll back to")
-    metrics = {f"restored_{k}": v for k, v in _holdout(client, config.name, restored).items()} | {
-        f"demoted_{k}": v for k, v in _holdout(client, config.name, demoted).items()
-    }
+        raise NoChampionError(f"{store.name!r} has no previous champion to roll back to")
+    metrics = {
+        f"restored_{k}": v for k, v in _holdout(store.client, store.name, restored).items()
+    } | {f"demoted_{k}": v for k, v in _holdout(store.client, store.name, demoted).items()}
     record = new_record("rollback", restored, demoted, reason, "", metrics, who)
-    _move(client, config, [[CHAMPION, restored], [PREVIOUS, demoted]], record)
+    _move(store, [[CHAMPION, restored], [PREVIOUS, demoted]], record)
     return record
 
 
-def champion(client: MlflowClient, config: TrackingConfig) -> ChampionInfo | None:
+def champion(store: Store) -> ChampionInfo | None:
     """The champion's version and metadata, or None when there is none."""
-    repair(client, config)
-    aliases = _aliases(client, config.name)
+    repair(store)
+    aliases = _aliases(store.client, store.name)
     version = aliases.get(CHAMPION)
     if version is None:
         return None
-    mv = client.get_model_version(config.name, version)
+    mv = store.client.get_model_version(store.name, version)
     return ChampionInfo(
-        name=config.name,
+        name=store.name,
         version=str(version),
         run_id=str(mv.run_id or ""),
         source=str(mv.source),
         search_run_id=mv.tags.get("search_run_id", ""),
         data_sha256=mv.tags.get("data_sha256", ""),
-        holdout_metrics=_holdout(client, config.name, version),
+        holdout_metrics=_holdout(store.client, store.name, version),
         previous_version=aliases.get(PREVIOUS),
         tags=dict(mv.tags),
     )
 
 
-def load_champion_model(client: MlflowClient, config: TrackingConfig) -> Scorer:
+def load_champion_model(store: Store) -> Scorer:
     """The champion read as data (``.predict(frame)``), its files checked against their SHA-256."""
-    info = champion(client, config)
+    info = champion(store)
     if info is None:
-        raise NoChampionError(f"{config.name!r} has no champion yet: run `driftune tune` first")
-    return load_version_model(client, config, info.version)
+        raise NoChampionError(f"{store.name!r} has no champion yet: run `driftune tune` first")
+    return load_version_model(store, info.version)
 
 
-def load_version_model(client: MlflowClient, config: TrackingConfig, version: str) -> Scorer:
+def load_version_model(store: Store, version: str) -> Scorer:
     """A registered version read as data; its artifacts must match the SHA-256 on its tags."""
-    tags = _model_version(client, config.name, version).tags
+    tags = _model_version(store.client, store.name, version).tags
     sha256 = {
         key.removeprefix(SHA256_PREFIX): value
         for key, value in tags.items()
         if key.startswith(SHA256_PREFIX)
     }
-    uri = str(client.get_model_version_download_uri(config.name, version))
-    return load_scorer(client, uri, sha256, f"version {version} of {config.name!r}")
+    uri = str(store.client.get_model_version_download_uri(store.name, version))
+    return load_scorer(store.client, uri, sha256, f"version {version} of {store.name!r}")
 
 
-def repair(client: MlflowClient, config: TrackingConfig) -> bool:
+def repair(store: Store) -> bool:
     """Finish an alias move a crash interrupted; True when there was one to finish."""
-    model = _registered_model(client, config.name)
+    model = _registered_model(store.client, store.name)
     if model is None or PENDING_TAG not in model.tags:
         return False
     try:
@@ -279,31 +271,27 @@ def repair(client: MlflowClient, config: TrackingConfig) -> bool:
         steps, record = intent["steps"], AuditRecord(**intent["record"])
     except (ValueError, KeyError, TypeError) as error:
         raise RegistryError(
-            f"registered model {config.name!r} has an unreadable {PENDING_TAG} tag ({error}); "
+            f"registered model {store.name!r} has an unreadable {PENDING_TAG} tag ({error}); "
             "set the aliases by hand, then delete the tag"
         ) from error
-    _finish(client, config, steps, record)
+    _finish(store, steps, record)
     return True
 
 
-def _move(
-    client: MlflowClient, config: TrackingConfig, steps: list[list[Any]], record: AuditRecord
-) -> None:
+def _move(store: Store, steps: list[list[Any]], record: AuditRecord) -> None:
     intent = json.dumps({"steps": steps, "record": record.to_dict()})
-    client.set_registered_model_tag(config.name, PENDING_TAG, intent)
+    store.client.set_registered_model_tag(store.name, PENDING_TAG, intent)
     failpoints.reached("mid-alias-move")
-    _finish(client, config, steps, record)
+    _finish(store, steps, record)
 
 
-def _finish(
-    client: MlflowClient, config: TrackingConfig, steps: list[list[Any]], record: AuditRecord
-) -> None:
+def _finish(store: Store, steps: list[list[Any]], record: AuditRecord) -> None:
     for alias, version in steps:
-        client.set_registered_model_alias(config.name, alias, str(version))
+        store.client.set_registered_model_alias(store.name, alias, str(version))
     failpoints.reached("after-alias-move")
-    if not audit_exists(client, config, record.event_id):
-        write_audit(client, config, record)
-    client.delete_registered_model_tag(config.name, PENDING_TAG)
+    if not audit_exists(store, record.event_id):
+        write_audit(store, record)
+    store.client.delete_registered_model_tag(store.name, PENDING_TAG)
 
 
 def _compared_metrics(

@@ -23,14 +23,9 @@ from mlflow import MlflowClient
 from data.drift.profile import ReferenceProfile
 from data.window import TrainingData
 from flows.config import ProjectConfig
+from flows.store.handle import Store
 from flows.store.registry import ChampionInfo
-from flows.store.tracking import (
-    TrackingConfig,
-    all_runs,
-    ensure_experiment,
-    find_logged_trials,
-    start_search_run,
-)
+from flows.store.tracking import all_runs, find_logged_trials, start_search_run
 from models.search.trials import TrialResult
 from models.window_choice import WindowChoice
 
@@ -57,8 +52,7 @@ def search_key(config: ProjectConfig, data_sha256: str) -> str:
 
 
 def open_search(
-    client: MlflowClient,
-    tracking: TrackingConfig,
+    store: Store,
     config: ProjectConfig,
     data: TrainingData,
     *,
@@ -68,8 +62,9 @@ def open_search(
     warm_start_run_id: str | None,
 ) -> SearchHandle:
     """Resume the unfinished search with the same key, or start a new one with ``initial``."""
+    client = store.client
     key = search_key(config, data.sha256)
-    unfinished = _unfinished_search(client, tracking, key)
+    unfinished = _unfinished_search(store, key)
     if unfinished is not None:
         client.update_run(unfinished, status="RUNNING")
         recorded = json.loads(client.get_run(unfinished).data.tags.get(WARM_START_TAG, "[]"))
@@ -80,8 +75,7 @@ def open_search(
             initial=tuple(recorded),
         )
     run_id = start_search_run(
-        client,
-        tracking,
+        store,
         trigger=trigger,
         strategy=config.search.strategy,
         seed=config.search.seed,
@@ -98,18 +92,18 @@ def open_search(
     return SearchHandle(run_id, {}, resumed=False, initial=tuple(initial))
 
 
-def _unfinished_search(client: MlflowClient, tracking: TrackingConfig, key: str) -> str | None:
-    experiment_id = ensure_experiment(client, tracking, "search")
-    runs = all_runs(client, [experiment_id], f"tags.search_key = '{key}'")
+def _unfinished_search(store: Store, key: str) -> str | None:
+    experiment_id = store.experiment_id("search")
+    runs = all_runs(store.client, [experiment_id], f"tags.search_key = '{key}'")
     unfinished = [r for r in runs if r.info.status != "FINISHED"]
     return str(unfinished[-1].info.run_id) if unfinished else None
 
 
-def latest_finished_search(client: MlflowClient, tracking: TrackingConfig) -> str | None:
+def latest_finished_search(store: Store) -> str | None:
     """The newest search that finished: the warm start's source."""
-    experiment_id = ensure_experiment(client, tracking, "search")
+    experiment_id = store.experiment_id("search")
     runs = all_runs(
-        client,
+        store.client,
         [experiment_id],
         "tags.`driftune.kind` = 'search' and attributes.status = 'FINISHED'",
     )

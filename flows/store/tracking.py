@@ -1,10 +1,12 @@
 """MLflow adapter: the store, experiments, search runs, their datasets and their summaries.
 
-Every function takes an explicit ``MlflowClient`` and run ids. Nothing here uses MLflow's fluent
-API (``mlflow.start_run``, ``mlflow.log_*``): its tracking URI is process-global and its active
-run thread-local, so trials logged from worker threads or other processes would lose their
-parent. A client bound to a URI, and parents named by id, are correct from any thread or process.
-Trial runs live in flows/store/trials.py, the search figures in flows/store/figures.py.
+Every function takes an explicit client: a ``Store`` (flows/store/handle.py) where it works on
+the project's experiments, a bare ``MlflowClient`` and run ids where a run names its experiment.
+Nothing here uses MLflow's fluent API (``mlflow.start_run``, ``mlflow.log_*``): its tracking URI
+is process-global and its active run thread-local, so trials logged from worker threads or other
+processes would lose their parent. A client bound to a URI, and parents named by id, are correct
+from any thread or process. Trial runs live in flows/store/trials.py, the search figures in
+flows/store/figures.py.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import pandas as pd
@@ -39,6 +41,9 @@ from flows.store.trials import (
     trial_key,
 )
 from models.search.trials import ranked
+
+if TYPE_CHECKING:
+    from flows.store.handle import Store
 
 TRIGGERS = ("drift", "schedule", "manual")
 DATASET_CONTEXTS = ("training", "validation", "holdout")
@@ -150,8 +155,12 @@ EXPERIMENT_DESCRIPTIONS = {
 EXPERIMENT_KIND_TAG, CUSTOM_MODELS = "mlflow.experimentKind", "custom_model_development"
 
 
-def ensure_experiment(client: MlflowClient, config: TrackingConfig, kind: str) -> str:
-    """The id of experiment ``<name>-<kind>``, created (or restored from deletion) on demand."""
+def ensure_experiment(store: Store, kind: str) -> str:
+    """The id of experiment ``<name>-<kind>``, created (or restored from deletion) on demand.
+
+    Asks the store each call; ``Store.experiment_id`` asks once per handle and remembers.
+    """
+    client, config = store.client, store.tracking
     name = config.experiment_name(kind)
     found = client.get_experiment_by_name(name)
     if found is None:
@@ -182,8 +191,7 @@ def describe_run(client: MlflowClient, run_id: str, markdown: str) -> None:
 
 
 def start_search_run(
-    client: MlflowClient,
-    config: TrackingConfig,
+    store: Store,
     *,
     trigger: str,
     strategy: str,
@@ -212,7 +220,7 @@ def start_search_run(
         "drift_run_id": drift_run_id or "",
         "warm_start_run_id": warm_start_run_id or "",
     }
-    experiment_id = ensure_experiment(client, config, "search")
+    client, experiment_id = store.client, store.experiment_id("search")
     name = run_name or f"search-{trigger}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_id = str(client.create_run(experiment_id, run_name=name, tags=tags).info.run_id)
     params = [Param("trigger", trigger), Param("strategy", strategy), Param("seed", str(seed))]

@@ -11,35 +11,33 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from mlflow import MlflowClient
-
 from flows.store.audit import AuditRecord, new_record, write_audit
+from flows.store.handle import Store
 from flows.store.model_files import sha256_of
 from flows.store.packaging import Scorer, download_artifact_files
 from flows.store.registry import SHA256_PREFIX, RegistryError
-from flows.store.tracking import TrackingConfig
 
 
 def trust_version(
-    client: MlflowClient,
-    tracking: TrackingConfig,
+    store: Store,
     version: str,
     reason: str,
     *,
     who: str | None = None,
 ) -> AuditRecord:
     """Record the hashes of ``version``'s data files as they are now; audited."""
-    what = f"version {version} of {tracking.name!r}"
-    tags = client.get_model_version(tracking.name, version).tags
+    client = store.client
+    what = f"version {version} of {store.name!r}"
+    tags = client.get_model_version(store.name, version).tags
     if any(key.startswith(SHA256_PREFIX) for key in tags):
         raise RegistryError(f"{what} has its SHA-256 recorded already: nothing to trust")
-    uri = str(client.get_model_version_download_uri(tracking.name, version))
+    uri = str(client.get_model_version_download_uri(store.name, version))
     with tempfile.TemporaryDirectory(prefix="driftune-trust-") as folder:
         paths = download_artifact_files(client, uri, Path(folder), what)
         Scorer.load(paths)  # data, strictly read, or refused before anything is recorded
         hashes = {name: sha256_of(path) for name, path in paths.items()}
     for name, digest in hashes.items():
-        client.set_model_version_tag(tracking.name, version, SHA256_PREFIX + name, digest)
+        client.set_model_version_tag(store.name, version, SHA256_PREFIX + name, digest)
     record = new_record("trust", version, None, reason, "", {}, who)
-    write_audit(client, tracking, record)
+    write_audit(store, record)
     return record

@@ -16,16 +16,16 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pandas as pd
-from mlflow import MlflowClient
 
 from data.preprocessing import make_preprocessor
 from data.schema import FeatureSet
 from flows.config import load_config
+from flows.store.handle import Store
 from flows.store.model_files import sha256_of
 from flows.store.packaging import Scorer, log_model
 from flows.store.project import open_store
 from flows.store.registry import SHA256_PREFIX, promote, register_candidate
-from flows.store.tracking import TrackingConfig, ensure_experiment
+from flows.store.tracking import ensure_experiment
 from models.estimator import BNSoftmaxClassifier
 from tests.flow_tests.projects import batch, land, make_project
 
@@ -47,8 +47,7 @@ class ChampionProject:
     """A project folder whose store has one version, the champion, logged from ``scorer``."""
 
     config: Path
-    client: MlflowClient
-    tracking: TrackingConfig
+    store: Store
     version: str
     model_dir: Path  # the logged model's folder: MLmodel, driftune_model.py, artifacts/, code/
     rows: Path  # a CSV of unlabelled rows to score
@@ -59,34 +58,32 @@ class ChampionProject:
 
     def retag(self, name: str) -> None:
         """Record the artifact's new SHA-256, as someone who can write the registry would."""
-        self.client.set_model_version_tag(
-            self.tracking.name, self.version, SHA256_PREFIX + name, sha256_of(self.artifact(name))
+        self.store.client.set_model_version_tag(
+            self.store.name, self.version, SHA256_PREFIX + name, sha256_of(self.artifact(name))
         )
 
 
 def champion_project(root: Path, template_db: Path, scorer: Scorer) -> ChampionProject:
     config_path = make_project(root, template_db)
     land(root, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
-    tracking, client = open_store(load_config(config_path))
-    run_id = client.create_run(ensure_experiment(client, tracking, "search")).info.run_id
+    store = open_store(load_config(config_path))
+    client = store.client
+    run_id = client.create_run(ensure_experiment(store, "search")).info.run_id
     example = batch(np.random.default_rng(1), "2024-02-01", n=5)
     ref = log_model(client, run_id, scorer, example)
     version = register_candidate(
-        client,
-        tracking,
+        store,
         ref,
         search_run_id=run_id,
         data_sha256="ab" * 32,
         holdout_metrics={"accuracy": 0.9, "holdout_rows": 60.0},
     )
-    promote(client, tracking, version, "the champion the tests tamper with")
+    promote(store, version, "the champion the tests tamper with")
     rows = batch(np.random.default_rng(2), "2024-03-01", n=30).drop(columns="label")
     source = root / "new.csv"
     rows.to_csv(source, index=False)
     model_dir = Path(unquote(urlparse(ref.artifact_location).path))
-    return ChampionProject(
-        config_path, client, tracking, version, model_dir, source, scorer.predict(rows)
-    )
+    return ChampionProject(config_path, store, version, model_dir, source, scorer.predict(rows))
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

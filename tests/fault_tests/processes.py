@@ -69,8 +69,9 @@ def closed_port() -> int:
 
 
 def search_runs(config_path: Path) -> list[Any]:
-    tracking, client = open_store(load_config(config_path))
-    experiment = client.get_experiment_by_name(tracking.experiment_name("search"))
+    store = open_store(load_config(config_path))
+    client = store.client
+    experiment = client.get_experiment_by_name(store.experiment_name("search"))
     if experiment is None:
         return []
     return all_runs(client, [experiment.experiment_id], "tags.`driftune.kind` = 'search'")
@@ -78,8 +79,9 @@ def search_runs(config_path: Path) -> list[Any]:
 
 def trial_runs(config_path: Path) -> list[Any]:
     """Every trial run of every search of the project, finished or not."""
-    tracking, client = open_store(load_config(config_path))
-    experiment = client.get_experiment_by_name(tracking.experiment_name("search"))
+    store = open_store(load_config(config_path))
+    client = store.client
+    experiment = client.get_experiment_by_name(store.experiment_name("search"))
     if experiment is None:
         return []
     return all_runs(client, [experiment.experiment_id], "tags.trial_key LIKE '%'")
@@ -90,8 +92,8 @@ def finished_trials(config_path: Path) -> list[Any]:
 
 
 def champion_version(config_path: Path) -> str | None:
-    tracking, client = open_store(load_config(config_path))
-    found = read_champion(client, tracking)
+    store = open_store(load_config(config_path))
+    found = read_champion(store)
     return None if found is None else found.version
 
 

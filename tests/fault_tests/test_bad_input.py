@@ -43,8 +43,8 @@ def store(tmp_path_factory: pytest.TempPathFactory, prefect_server: None) -> Ite
     land(root, GOOD.removesuffix(".csv"), batch(np.random.default_rng(0), "2024-01-01"))
     result = CliRunner().invoke(app, ["tune", "--config", str(config)])
     assert result.exit_code == 0, result.output
-    tracking, _ = open_store(load_config(config))
-    yield tracking.tracking_uri
+    store = open_store(load_config(config))
+    yield store.tracking_uri
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +68,15 @@ def snapshot(uri: str) -> tuple[str | None, int, int]:
     experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
     runs = client.search_runs(experiments, run_view_type=ViewType.ALL, max_results=50_000)
     versions = client.search_model_versions("name = 'toy'")
-    info = champion(client, _tracking(uri))
+    info = champion(_store(uri, client))
     return (info.version if info else None), len(runs), len(versions)
 
 
-def _tracking(uri: str):  # type: ignore[no-untyped-def]
+def _store(uri: str, client: MlflowClient):  # type: ignore[no-untyped-def]
+    from flows.store.handle import Store
     from flows.store.tracking import TrackingConfig
 
-    return TrackingConfig(uri, None, "toy")
+    return Store(client, TrackingConfig(uri, None, "toy"))
 
 
 def contents(folder: Path) -> dict[str, str]:

@@ -44,8 +44,9 @@ def _tune(config: Path, api: str, failpoint: str | None = None) -> subprocess.Co
 
 
 def _searches(config: Path) -> list[Any]:
-    tracking, client = open_store(load_config(config))
-    experiment = ensure_experiment(client, tracking, "search")
+    store = open_store(load_config(config))
+    client = store.client
+    experiment = ensure_experiment(store, "search")
     return all_runs(client, [experiment], "tags.`driftune.kind` = 'search'")
 
 
@@ -76,24 +77,25 @@ def test_a_kill_after_the_search_resumes_the_step_it_was_in(
     assert len(searches) == 2  # the first tune's and this one's: the rerun searched no more
     search = max(searches, key=lambda run: run.info.start_time)
     assert search.info.status == "FINISHED"
-    tracking, client = open_store(load_config(project))
-    experiment = ensure_experiment(client, tracking, "search")
+    store = open_store(load_config(project))
+    client = store.client
+    experiment = ensure_experiment(store, "search")
     trials = all_runs(client, [experiment], f"tags.mlflow.parentRunId = '{search.info.run_id}'")
     assert len(trials) == BUDGET
     assert len({run.data.tags["trial_key"] for run in trials}) == BUDGET
-    versions = client.search_model_versions(f"name = '{tracking.name}'")
+    versions = client.search_model_versions(f"name = '{store.name}'")
     mine = [v for v in versions if v.run_id == search.info.run_id]
     assert len(mine) == 1 and len(versions) == 2
     version = str(mine[0].version)
-    events = [r for r in list_audit(client, tracking) if r.event_id == f"gate-{search.info.run_id}"]
+    events = [r for r in list_audit(store) if r.event_id == f"gate-{search.info.run_id}"]
     assert len(events) == 1 and events[0].version == version
-    info = champion(client, tracking)
+    info = champion(store)
     assert info is not None
     if events[0].event == "promote":
         assert info.version == version and info.previous_version == "1"
     else:
         assert info.version == "1"
-    model = client.get_registered_model(tracking.name)
+    model = client.get_registered_model(store.name)
     assert "driftune.promotion_pending" not in model.tags
 
 
@@ -111,13 +113,14 @@ def test_a_check_drift_killed_in_its_retune_is_resumed_by_the_next_check(
     again = run("check-drift", "-c", str(config), env=cli_env(prefect_api_url))
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert "resumed the retune" in again.stdout
-    tracking, client = open_store(load_config(config))
-    monitoring = ensure_experiment(client, tracking, "monitoring")
+    store = open_store(load_config(config))
+    client = store.client
+    monitoring = ensure_experiment(store, "monitoring")
     (check,) = all_runs(client, [monitoring], "")
     assert check.data.tags["retune_outcome"].startswith(("promoted", "refused"))
     drift_searches = [r for r in _searches(config) if r.data.tags["trigger"] == "drift"]
     assert len(drift_searches) == 1 and drift_searches[0].info.status == "FINISHED"
-    assert len(client.search_model_versions(f"name = '{tracking.name}'")) == 2
+    assert len(client.search_model_versions(f"name = '{store.name}'")) == 2
     # Once its outcome is recorded, the check is done: a third check finds nothing new.
     third = run("check-drift", "-c", str(config), env=cli_env(prefect_api_url))
     assert third.returncode == 0 and "nothing new" in third.stdout
@@ -127,19 +130,20 @@ def test_a_step_that_fails_after_the_search_is_named_and_resumed_when_fixed(
     project: Path, prefect_api_url: str
 ) -> None:
     """The champion cannot be verified at the gate: one line names the step; nothing moves."""
-    tracking, client = open_store(load_config(project))
-    recorded = client.get_model_version(tracking.name, "1").tags["sha256.network.json"]
-    client.set_model_version_tag(tracking.name, "1", "sha256.network.json", "0" * 64)
+    store = open_store(load_config(project))
+    client = store.client
+    recorded = client.get_model_version(store.name, "1").tags["sha256.network.json"]
+    client.set_model_version_tag(store.name, "1", "sha256.network.json", "0" * 64)
     failed = _tune(project, prefect_api_url)
     lines = [line for line in (failed.stdout + failed.stderr).splitlines() if line.strip()]
     assert failed.returncode == 1 and "Traceback" not in failed.stdout + failed.stderr
     assert any("stopped at the promotion gate" in line for line in lines), lines
     assert any("a rerun resumes at this step" in line for line in lines), lines
-    assert len(client.search_model_versions(f"name = '{tracking.name}'")) == 1
-    assert champion(client, tracking).version == "1"  # type: ignore[union-attr]
+    assert len(client.search_model_versions(f"name = '{store.name}'")) == 1
+    assert champion(store).version == "1"  # type: ignore[union-attr]
     search = max(_searches(project), key=lambda run: run.info.start_time)
     assert search.info.status == "RUNNING"  # open, for the rerun to resume
-    client.set_model_version_tag(tracking.name, "1", "sha256.network.json", recorded)
+    client.set_model_version_tag(store.name, "1", "sha256.network.json", recorded)
     fixed = _tune(project, prefect_api_url)
     assert fixed.returncode == 0, fixed.stdout[-2000:] + fixed.stderr[-2000:]
     assert len(_searches(project)) == 2  # the rerun finished that search: no third one

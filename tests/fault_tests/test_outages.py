@@ -22,6 +22,7 @@ import yaml
 from mlflow import MlflowClient
 
 from flows.cli.status import read_champion
+from flows.store.handle import Store
 from flows.store.tracking import TrackingConfig, all_runs
 from tests.fault_tests.processes import (
     cli_env,
@@ -126,7 +127,7 @@ def _answers(url: str) -> bool:
 def _champion_in(database: Path, name: str) -> str | None:
     """The champion read from the server's own database file, with or without the server."""
     uri = f"sqlite:///{database}"
-    found = read_champion(MlflowClient(uri, uri), TrackingConfig(uri, None, name))
+    found = read_champion(Store(MlflowClient(uri, uri), TrackingConfig(uri, None, name)))
     return None if found is None else found.version
 
 

@@ -84,7 +84,7 @@ def test_an_output_that_is_a_single_file_dataset_is_refused(
     dataset = project.config.parent / "incoming" / "a-2024-01.csv"
     single = project.config.read_text().replace("path: incoming", f"path: {dataset}")
     config = tmp_path / "single.yaml"  # the same store, the dataset one file
-    config.write_text(single + f"tracking:\n  uri: {project.tracking.tracking_uri}\n")
+    config.write_text(single + f"tracking:\n  uri: {project.store.tracking_uri}\n")
     before = dataset.read_bytes()
     result = runner.invoke(
         app, ["predict", str(project.rows), str(dataset), "-c", str(config), "--overwrite"]

@@ -30,12 +30,13 @@ def test_two_checks_at_once_log_one_check_and_start_one_retune(
     outputs = [racer.communicate(timeout=600) for racer in racers]
     codes = [racer.returncode for racer in racers]
     assert codes == [0, 0], outputs
-    tracking, client = open_store(load_config(config))
-    monitoring = ensure_experiment(client, tracking, "monitoring")
+    store = open_store(load_config(config))
+    client = store.client
+    monitoring = ensure_experiment(store, "monitoring")
     checks = all_runs(client, [monitoring], "tags.batch_id = 'b-2024-02.csv'")
     assert len(checks) == 1 and checks[0].info.status == "FINISHED"
     assert checks[0].data.tags["verdict"] == "drift"
-    search = ensure_experiment(client, tracking, "search")
+    search = ensure_experiment(store, "search")
     drift_searches = all_runs(client, [search], "tags.trigger = 'drift'")
     assert len(drift_searches) == 1
     assert drift_searches[0].data.tags["drift_run_id"] == checks[0].info.run_id

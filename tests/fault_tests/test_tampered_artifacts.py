@@ -61,7 +61,7 @@ class LeavesMarker:
 
 
 def load(project: ChampionProject) -> pd.DataFrame:
-    return load_champion_model(project.client, project.tracking).predict(pd.read_csv(project.rows))
+    return load_champion_model(project.store).predict(pd.read_csv(project.rows))
 
 
 def refusal(project: ChampionProject) -> str:
@@ -285,8 +285,8 @@ def test_a_replaced_description_is_refused_by_the_cli_in_one_line(
 
 def test_a_version_without_recorded_hashes_is_refused(project: ChampionProject) -> None:
     for name in ARTIFACT_FILES:
-        project.client.delete_model_version_tag(
-            project.tracking.name, project.version, SHA256_PREFIX + name
+        project.store.client.delete_model_version_tag(
+            project.store.name, project.version, SHA256_PREFIX + name
         )
     message = refusal(project)
     assert "has no recorded SHA-256" in message and "driftune trust" in message
@@ -298,14 +298,14 @@ def test_a_version_in_the_skops_format_is_refused_with_what_to_do(
     # What a version registered before the JSON preprocessor records: hashes of a
     # preprocessor.skops and none of preprocessor.json.
     tags = {"network.json", "weights.pt", "preprocessor.json"}
-    digest = project.client.get_model_version(project.tracking.name, project.version).tags[
+    digest = project.store.client.get_model_version(project.store.name, project.version).tags[
         SHA256_PREFIX + "preprocessor.json"
     ]
-    project.client.delete_model_version_tag(
-        project.tracking.name, project.version, SHA256_PREFIX + "preprocessor.json"
+    project.store.client.delete_model_version_tag(
+        project.store.name, project.version, SHA256_PREFIX + "preprocessor.json"
     )
-    project.client.set_model_version_tag(
-        project.tracking.name, project.version, SHA256_PREFIX + "preprocessor.skops", digest
+    project.store.client.set_model_version_tag(
+        project.store.name, project.version, SHA256_PREFIX + "preprocessor.skops", digest
     )
     assert tags == set(ARTIFACT_FILES)
     result = predict_cli(project, tmp_path)
@@ -317,14 +317,14 @@ def test_trust_records_the_hashes_of_a_reviewed_version_once(
     project: ChampionProject, tmp_path: Path
 ) -> None:
     for name in ARTIFACT_FILES:
-        project.client.delete_model_version_tag(
-            project.tracking.name, project.version, SHA256_PREFIX + name
+        project.store.client.delete_model_version_tag(
+            project.store.name, project.version, SHA256_PREFIX + name
         )
     trusted = run_cli("trust", project.version, "--reason", "reviewed", "-c", str(project.config))
     assert trusted.returncode == 0, trusted.stdout + trusted.stderr
     scored = predict_cli(project, tmp_path)
     assert scored.returncode == 0, scored.stdout + scored.stderr
-    events = [r for r in list_audit(project.client, project.tracking) if r.event == "trust"]
+    events = [r for r in list_audit(project.store) if r.event == "trust"]
     assert [(r.version, r.reason) for r in events] == [(project.version, "reviewed")]
     again = run_cli("trust", project.version, "--reason", "twice", "-c", str(project.config))
     assert again.returncode == 1 and "recorded already" in again.stdout
@@ -334,15 +334,15 @@ def test_trust_refuses_a_version_whose_files_are_not_plain_data(
     project: ChampionProject, marker: Path
 ) -> None:
     for name in ARTIFACT_FILES:
-        project.client.delete_model_version_tag(
-            project.tracking.name, project.version, SHA256_PREFIX + name
+        project.store.client.delete_model_version_tag(
+            project.store.name, project.version, SHA256_PREFIX + name
         )
     with project.artifact("weights.pt").open("wb") as handle:
         pickle.dump(LeavesMarker(marker), handle)
     refused = run_cli("trust", project.version, "--reason", "reviewed", "-c", str(project.config))
     assert refused.returncode == 1 and "Traceback" not in refused.stdout + refused.stderr
     assert not marker.exists()
-    tags = project.client.get_model_version(project.tracking.name, project.version).tags
+    tags = project.store.client.get_model_version(project.store.name, project.version).tags
     assert not any(key.startswith(SHA256_PREFIX) for key in tags)
 
 

@@ -22,7 +22,8 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 from mlflow import MlflowClient  # noqa: E402
 
-from flows.store.tracking import TrackingConfig, make_client, prepare_local_store  # noqa: E402
+from flows.store.handle import Store  # noqa: E402
+from flows.store.tracking import TrackingConfig, prepare_local_store  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -67,14 +68,18 @@ def tracking_config(tmp_path: Path, template_store: Path) -> TrackingConfig:
 
 
 @pytest.fixture
-def mlflow_client(tracking_config: TrackingConfig) -> MlflowClient:
-    return make_client(tracking_config)
+def store(tracking_config: TrackingConfig) -> Store:
+    """The test's fresh store as one handle: a client on ``tracking_config``."""
+    return Store.open(tracking_config)
+
+
+@pytest.fixture
+def mlflow_client(store: Store) -> MlflowClient:
+    return store.client
 
 
 @pytest.fixture(scope="module")
-def module_store(
-    tmp_path_factory: pytest.TempPathFactory, template_store: Path
-) -> Iterator[tuple[MlflowClient, TrackingConfig]]:
+def module_store(tmp_path_factory: pytest.TempPathFactory, template_store: Path) -> Iterator[Store]:
     """One store shared by a module's tests that do not interfere (distinct runs or names)."""
     config = _store_in(tmp_path_factory.mktemp("mlflow-module"), template_store, "shared")
-    yield make_client(config), config
+    yield Store.open(config)

@@ -96,8 +96,8 @@ def test_baselines_and_champion_are_scored_on_the_same_rows(
     assert row["accuracy"]["fixed_refit"] == pytest.approx(expected)
 
     scratch = load_config(Path(result["out"]) / "driftune.yaml")
-    tracking, client = open_store(scratch)
-    model = load_version_model(client, tracking, row["champion_version"])
+    store = open_store(scratch)
+    model = load_version_model(store, row["champion_version"])
     predicted = model.predict(X_now)["prediction"].to_numpy()
     assert row["accuracy"]["driftune"] == pytest.approx(np.mean(predicted == y_now.to_numpy()))
 
@@ -113,7 +113,8 @@ def test_the_project_is_untouched_and_the_result_is_kept(
     saved = json.loads((Path(result["out"]) / "backtest.json").read_text())
     assert saved["summary"] == json.loads(json.dumps(result["summary"]))
     scratch = load_config(Path(result["out"]) / "driftune.yaml")
-    tracking, client = open_store(scratch)
+    store = open_store(scratch)
+    client = store.client
     run = client.get_run(result["mlflow_run_id"])
     assert run.data.metrics["mean_accuracy.driftune"] == pytest.approx(
         result["summary"]["mean_accuracy"]["driftune"]
@@ -127,7 +128,8 @@ def test_a_rerun_resumes_from_the_journal_without_retuning(
 ) -> None:
     config_path, result, _ = replayed
     scratch = load_config(Path(result["out"]) / "driftune.yaml")
-    tracking, client = open_store(scratch)
+    store = open_store(scratch)
+    client = store.client
     search = client.get_experiment_by_name(f"{scratch.name}-search")
     searches_before = len(client.search_runs([search.experiment_id]))
     again = backtest(BacktestRequest(config_path=str(config_path), out=result["out"]))

@@ -90,8 +90,8 @@ def test_promote_and_rollback_by_hand(tuned: Path) -> None:
     code, output = _invoke("tune", "--config", str(tuned))
     assert code == 0, output
     # The gate decides whether version 2 won; hand-promote whichever version it left behind.
-    tracking, client = open_store(load_config(tuned))
-    current = champion(client, tracking)
+    store = open_store(load_config(tuned))
+    current = champion(store)
     assert current is not None and current.version in {"1", "2"}
     other = "1" if current.version == "2" else "2"
     code, output = _invoke(
@@ -107,7 +107,7 @@ def test_promote_and_rollback_by_hand(tuned: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"version {current.version} is the champion again" in result.output
     # The person, not the account the process runs under, is who the audit trail names.
-    by_event = {r.event: r.who for r in list_audit(client, tracking)[-2:]}
+    by_event = {r.event: r.who for r in list_audit(store)[-2:]}
     assert by_event == {"promote": "alice", "rollback": "bob"}
     code, output = _invoke("status", "--config", str(tuned))
     assert "it misbehaves" in output and "rollback" in output
@@ -249,10 +249,11 @@ def test_commands_that_run_no_flow_need_no_prefect_and_load_only_what_they_use(
     # The project sets search.fixed: its check is plain Python (models/settings.py), no torch.
     plain = str(tuned)
     assert "fixed" in yaml.safe_load(tuned.read_text())["search"]
-    tracking, client = open_store(load_config(tuned))
-    if len(client.search_model_versions(f"name = '{tracking.name}'")) < 2:
+    store = open_store(load_config(tuned))
+    client = store.client
+    if len(client.search_model_versions(f"name = '{store.name}'")) < 2:
         assert _invoke("tune", "--config", str(tuned))[0] == 0  # a version to promote
-    current = champion(client, tracking)
+    current = champion(store)
     assert current is not None
     other = "1" if current.version != "1" else "2"
     source = tmp_path / "new.csv"

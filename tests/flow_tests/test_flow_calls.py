@@ -11,14 +11,15 @@ from tests.flow_tests.projects import make_project
 
 
 def _version(config_path: Path, tmp_path: Path, gate: str | None) -> str:
-    tracking, client = open_store(load_config(config_path))
-    if not client.search_registered_models(f"name = '{tracking.name}'"):
-        client.create_registered_model(tracking.name)
+    store = open_store(load_config(config_path))
+    client = store.client
+    if not client.search_registered_models(f"name = '{store.name}'"):
+        client.create_registered_model(store.name)
     source = tmp_path / "artifacts"
     source.mkdir(exist_ok=True)
-    version = str(client.create_model_version(tracking.name, source=str(source)).version)
+    version = str(client.create_model_version(store.name, source=str(source)).version)
     if gate is not None:
-        client.set_model_version_tag(tracking.name, version, "gate", gate)
+        client.set_model_version_tag(store.name, version, "gate", gate)
     return version
 
 
@@ -47,7 +48,8 @@ def test_where_the_champion_stands_compares_with_the_store(
         "the champion is unchanged (no champion)"
     )
     version = _version(config_path, tmp_path, gate="promoted")
-    tracking, client = open_store(config)
-    client.set_registered_model_alias(tracking.name, "champion", version)
+    store = open_store(config)
+    client = store.client
+    client.set_registered_model_alias(store.name, "champion", version)
     said = where_the_champion_stands(config, before)
     assert said.endswith(f"moved before the failure: no champion -> version {version}")

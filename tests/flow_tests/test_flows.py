@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from mlflow import MlflowClient
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     LogFilter,
@@ -33,6 +32,7 @@ from flows.config import load_config
 from flows.locking import RetuneBusyError, retune_lock
 from flows.retune import RetuneRequest, retune
 from flows.store.audit import list_audit
+from flows.store.handle import Store
 from flows.store.project import open_store
 from flows.store.registry import champion
 from flows.store.tracking import all_runs, ensure_experiment
@@ -44,19 +44,21 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 BUDGET = TINY_SEARCH["rounds"] * TINY_SEARCH["trials_per_round"]
 
 
-def _store(config_path: Path) -> tuple[Any, MlflowClient]:
+def _store(config_path: Path) -> Store:
     return open_store(load_config(config_path))
 
 
 def _search_runs(config_path: Path) -> list[Any]:
-    tracking, client = _store(config_path)
-    experiment = ensure_experiment(client, tracking, "search")
+    store = _store(config_path)
+    client = store.client
+    experiment = ensure_experiment(store, "search")
     return all_runs(client, [experiment], "tags.`driftune.kind` = 'search'")
 
 
 def _trial_runs(config_path: Path, search_run_id: str) -> list[Any]:
-    tracking, client = _store(config_path)
-    experiment = ensure_experiment(client, tracking, "search")
+    store = _store(config_path)
+    client = store.client
+    experiment = ensure_experiment(store, "search")
     return all_runs(client, [experiment], f"tags.mlflow.parentRunId = '{search_run_id}'")
 
 
@@ -75,8 +77,8 @@ def test_retune_leaves_one_search_run_its_trials_and_a_champion(project: Path) -
     trials = _trial_runs(project, searches[0].info.run_id)
     assert len(trials) == BUDGET == summary.trials
     assert len({run.data.tags["trial_key"] for run in trials}) == BUDGET
-    tracking, client = _store(project)
-    info = champion(client, tracking)
+    store = _store(project)
+    info = champion(store)
     assert info is not None and info.version == summary.version == "1"
     assert info.search_run_id == searches[0].info.run_id
     assert summary.promoted and "no champion" in summary.reason
@@ -106,9 +108,10 @@ def test_the_promoted_version_learned_every_row_and_a_refused_one_is_the_judged_
     first = retune(RetuneRequest(config_path=str(project)))
     second = retune(RetuneRequest(config_path=str(project)))
     assert first.promoted and not second.promoted, second.reason
-    tracking, client = _store(project)
-    promoted = client.get_model_version(tracking.name, first.version)
-    refused = client.get_model_version(tracking.name, second.version)
+    store = _store(project)
+    client = store.client
+    promoted = client.get_model_version(store.name, first.version)
+    refused = client.get_model_version(store.name, second.version)
     assert promoted.tags["gate.decision"] == "promote" and refused.tags["gate.decision"] == "refuse"
     assert promoted.tags["fit"].startswith("refit on the whole window (240 rows)")
     assert refused.tags["fit"].startswith("refit on training + validation rows")
@@ -156,11 +159,11 @@ def test_accuracy_drop_alone_flags_drift_and_starts_a_retune(project: Path) -> N
     assert report.performance.accuracy < 0.5 < report.performance.baseline_accuracy
     # The reference is unbiased: the judged model's score on holdout rows no trial was chosen
     # on (never the best trial's validation score, a maximum over trials), over those rows.
-    gate = json.loads(_store(project)[1].get_run(first.search_run_id).data.tags["driftune.gate"])
+    client = _store(project).client
+    gate = json.loads(client.get_run(first.search_run_id).data.tags["driftune.gate"])
     assert report.performance.baseline_accuracy == gate["challenger_score"]
     assert report.performance.n_baseline == gate["n_rows"] == 60
     assert flipped.drifted and flipped.retune is not None
-    tracking, client = _store(project)
     description = client.get_run(flipped.drift_run_id).data.tags["mlflow.note.content"]
     assert "b-2024-02.csv: **drift detected**" in description and "accuracy" in description
     assert "| feature | drifted |" in description and "```" not in description  # a real table
@@ -203,8 +206,8 @@ def test_a_second_retune_while_one_runs_is_refused_and_never_promotes(project: P
             attempted.set()
             first.join()
     assert len(outcomes) == 1 and outcomes[0].promoted
-    tracking, client = _store(project)
-    promotions = [r for r in list_audit(client, tracking) if r.event == "promote"]
+    store = _store(project)
+    promotions = [r for r in list_audit(store) if r.event == "promote"]
     assert len(promotions) == 1
     assert len(_search_runs(project)) == 1
 
@@ -293,7 +296,8 @@ def test_panda_babysits_one_model_segment_by_segment(tmp_path: Path, template_st
     assert summary.trials == 1 and summary.version == "1"
     trials = _trial_runs(config_path, summary.search_run_id)
     assert len(trials) == 1
-    tracking, client = _store(config_path)
+    store = _store(config_path)
+    client = store.client
     artifacts = {a.path for a in client.list_artifacts(trials[0].info.run_id)}
     assert "panda_decisions.json" in artifacts
     epochs = client.get_metric_history(trials[0].info.run_id, "learning_rate")
@@ -322,8 +326,8 @@ def test_panda_babysits_one_model_segment_by_segment(tmp_path: Path, template_st
 
 def test_a_bad_batch_fails_clearly_and_leaves_the_champion_and_runs_alone(project: Path) -> None:
     retune(RetuneRequest(config_path=str(project)))
-    tracking, client = _store(project)
-    before = champion(client, tracking)
+    store = _store(project)
+    before = champion(store)
     broken = batch(np.random.default_rng(3), "2024-02-01").astype({"x1": object})
     broken.loc[7, "x1"] = "twelve"
     land(project.parent, "b-2024-02", broken)
@@ -331,7 +335,7 @@ def test_a_bad_batch_fails_clearly_and_leaves_the_champion_and_runs_alone(projec
         retune(RetuneRequest(config_path=str(project)))
     with pytest.raises(DataError, match="'x1'"):
         check_drift(DriftCheckRequest(config_path=str(project)))
-    after = champion(client, tracking)
+    after = champion(store)
     assert after is not None and before is not None and after.version == before.version
     assert len(_search_runs(project)) == 1
 
@@ -364,10 +368,11 @@ def test_a_search_without_an_ok_trial_fails_its_run_and_promotes_nothing(
         retune(RetuneRequest(config_path=str(project)))
     (run,) = _search_runs(project)
     assert run.info.status == "FAILED" and "diverged" in run.data.tags["failure_reason"]
-    tracking, client = _store(project)
-    assert champion(client, tracking) is None
-    assert client.search_model_versions(f"name = '{tracking.name}'") == []
-    (shown,) = project_status(client, tracking).searches  # what `driftune status` lists
+    store = _store(project)
+    client = store.client
+    assert champion(store) is None
+    assert client.search_model_versions(f"name = '{store.name}'") == []
+    (shown,) = project_status(store).searches  # what `driftune status` lists
     assert shown["status"] == "FAILED" and "diverged" in shown["failure_reason"]
 
 
@@ -386,6 +391,6 @@ def test_a_retune_that_fails_after_drift_says_the_check_is_kept_and_how_to_retry
     with pytest.raises(SearchError, match=hint):
         check_drift(DriftCheckRequest(config_path=str(project)))
     assert check_drift(DriftCheckRequest(config_path=str(project))).status == "nothing new"
-    tracking, client = _store(project)
-    info = champion(client, tracking)
+    store = _store(project)
+    info = champion(store)
     assert info is not None and info.version == "1"

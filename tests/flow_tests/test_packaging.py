@@ -12,14 +12,13 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from mlflow import MlflowClient
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import FunctionTransformer
 
 from data.preprocessing import make_preprocessor
 from data.schema import FeatureSet
+from flows.store.handle import Store
 from flows.store.packaging import Scorer, load_scorer, log_model, pinned_requirements, save_model
-from flows.store.tracking import TrackingConfig, ensure_experiment
 from models.estimator import BNSoftmaxClassifier
 
 FEATURES = FeatureSet(numeric=("temp", "wind", "day"), categorical=("sky",))
@@ -149,12 +148,10 @@ def test_a_preprocessor_with_a_function_inside_has_no_saved_form(fitted) -> None
         Scorer.from_estimator(estimator, sneaky, FEATURES)
 
 
-def test_log_model_through_the_client_and_load_it_as_data(
-    fitted, module_store: tuple[MlflowClient, TrackingConfig]
-) -> None:
-    client, config = module_store
+def test_log_model_through_the_client_and_load_it_as_data(fitted, module_store: Store) -> None:
+    client = module_store.client
     estimator, preprocessor, frame = fitted
-    run_id = client.create_run(ensure_experiment(client, config, "search")).info.run_id
+    run_id = client.create_run(module_store.experiment_id("search")).info.run_id
     scorer = Scorer.from_estimator(estimator, preprocessor, FEATURES)
     ref = log_model(client, run_id, scorer, frame, params=estimator.get_params())
     logged = client.get_logged_model(ref.model_id)

@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
 
 from data.preprocessing import make_preprocessor
 from data.schema import FeatureSet
 from flows.store import registry
+from flows.store.handle import Store
 from flows.store.packaging import LoggedModelRef, Scorer, log_model
 from flows.store.registry import (
     CHAMPION,
@@ -29,19 +29,17 @@ from flows.store.registry import (
     register_candidate,
     rollback,
 )
-from flows.store.tracking import TrackingConfig, ensure_experiment
 from models.estimator import BNSoftmaxClassifier
 from models.promotion import decide_promotion
 
-Store = tuple[MlflowClient, TrackingConfig]
 HOLDOUT = np.random.default_rng(0).integers(0, 3, size=500)
 
 
 @pytest.fixture
 def store(module_store: Store, request: pytest.FixtureRequest) -> Store:
     """The module's store, with a registered model name of this test's own."""
-    client, config = module_store
-    return client, dataclasses.replace(config, name=request.node.name.replace("_", "-")[:60])
+    name = request.node.name.replace("_", "-")[:60]
+    return Store(module_store.client, dataclasses.replace(module_store.tracking, name=name))
 
 
 def predictions(accuracy: float, seed: int) -> np.ndarray:
@@ -54,9 +52,9 @@ def predictions(accuracy: float, seed: int) -> np.ndarray:
 
 def candidate(store: Store, pred: np.ndarray | None, **overrides: Any) -> str:
     """Register a (weightless) logged model whose holdout predictions are ``pred``."""
-    client, config = store
-    run_id = client.create_run(ensure_experiment(client, config, "search")).info.run_id
-    model = client.create_logged_model(ensure_experiment(client, config, "search"), name="m")
+    client = store.client
+    run_id = client.create_run(store.experiment_id("search")).info.run_id
+    model = client.create_logged_model(store.experiment_id("search"), name="m")
     metrics = None if pred is None else {"accuracy": float(np.mean(pred == HOLDOUT))}
     settings: dict[str, Any] = {
         "search_run_id": run_id,
@@ -64,24 +62,23 @@ def candidate(store: Store, pred: np.ndarray | None, **overrides: Any) -> str:
         "holdout_metrics": metrics,
     }
     ref = LoggedModelRef(model.model_id, run_id, model.artifact_location)
-    return register_candidate(client, config, ref, **{**settings, **overrides})
+    return register_candidate(store, ref, **{**settings, **overrides})
 
 
 def gate(store: Store, version: str, challenger: np.ndarray, champion_pred: np.ndarray | None):
     decision = decide_promotion(HOLDOUT, challenger, champion_pred, seed=1)
-    return apply_decision(*store, version, decision, who="tester")
+    return apply_decision(store, version, decision, who="tester")
 
 
 def aliases(store: Store) -> dict[str, str]:
-    client, config = store
-    return {k: str(v) for k, v in client.get_registered_model(config.name).aliases.items()}
+    return {k: str(v) for k, v in store.client.get_registered_model(store.name).aliases.items()}
 
 
 def test_gate_verdicts_rollback_and_the_audit_trail(store: Store) -> None:
-    client, config = store
+    client = store.client
     first_pred, better_pred = predictions(0.70, 1), predictions(0.85, 2)
     first = candidate(store, first_pred)
-    assert champion(client, config) is None
+    assert champion(store) is None
     record = gate(store, first, first_pred, None)
     assert record.event == "promote" and "no champion" in record.reason
     assert aliases(store) == {CHAMPION: first}
@@ -98,13 +95,13 @@ def test_gate_verdicts_rollback_and_the_audit_trail(store: Store) -> None:
     assert refusal.event == "refuse" and refusal.metrics["gain"] < 0
     assert aliases(store) == {CHAMPION: better, PREVIOUS: first}
 
-    restored = rollback(client, config, "the new champion misbehaves in production", who="ops")
+    restored = rollback(store, "the new champion misbehaves in production", who="ops")
     assert (restored.version, restored.previous) == (first, better)
-    info = champion(client, config)
+    info = champion(store)
     assert info is not None and (info.version, info.previous_version) == (first, better)
     assert info.holdout_metrics == {"accuracy": 0.70}
 
-    trail = list_audit(client, config)
+    trail = list_audit(store)
     assert [(r.event, r.version) for r in trail] == [
         ("promote", first),
         ("promote", better),
@@ -117,7 +114,7 @@ def test_gate_verdicts_rollback_and_the_audit_trail(store: Store) -> None:
     assert trail[1].metrics["probability"] >= 0.95 and trail[1].when
     assert trail[4].reason == "the new champion misbehaves in production"
     registry_runs = client.search_runs(
-        [client.get_experiment_by_name(config.experiment_name("registry")).experiment_id],
+        [client.get_experiment_by_name(store.experiment_name("registry")).experiment_id],
         "tags.event = 'rollback'",
     )
     assert [run.data.tags["mlflow.note.content"] for run in registry_runs] == [
@@ -127,7 +124,7 @@ def test_gate_verdicts_rollback_and_the_audit_trail(store: Store) -> None:
 
 
 def test_a_crash_between_the_alias_moves_is_repaired(store: Store, monkeypatch) -> None:
-    client, config = store
+    client = store.client
     old_pred, new_pred = predictions(0.7, 4), predictions(0.9, 5)
     old = candidate(store, old_pred)
     gate(store, old, old_pred, None)
@@ -147,48 +144,46 @@ def test_a_crash_between_the_alias_moves_is_repaired(store: Store, monkeypatch) 
     monkeypatch.undo()
     assert calls == [(PREVIOUS, old), (CHAMPION, new)]
     # Detectable: the intent is pending and both aliases point at the old champion.
-    model = client.get_registered_model(config.name)
+    model = client.get_registered_model(store.name)
     assert PENDING_TAG in model.tags
     assert aliases(store) == {CHAMPION: old, PREVIOUS: old}
 
-    info = champion(client, config)  # the next registry call repairs first
+    info = champion(store)  # the next registry call repairs first
     assert info is not None and (info.version, info.previous_version) == (new, old)
-    assert PENDING_TAG not in client.get_registered_model(config.name).tags
-    assert [(r.event, r.version) for r in list_audit(client, config)] == [
+    assert PENDING_TAG not in client.get_registered_model(store.name).tags
+    assert [(r.event, r.version) for r in list_audit(store)] == [
         ("promote", old),
         ("promote", new),
     ]
-    assert registry.repair(client, config) is False
+    assert registry.repair(store) is False
 
 
 def test_failed_evaluation_or_missing_metric_never_moves_the_alias(store: Store) -> None:
-    client, config = store
     pred = predictions(0.7, 6)
     current = candidate(store, pred)
     gate(store, current, pred, None)
     broken = candidate(store, None, evaluation_error="holdout scoring raised KeyError: 'wind'")
     with pytest.raises(ChallengerEvaluationError, match="wind"):
-        promote(client, config, broken, "manual override")
+        promote(store, broken, "manual override")
     unmeasured = candidate(store, None)
     with pytest.raises(ChallengerEvaluationError):
-        promote(client, config, unmeasured, "manual override")
+        promote(store, unmeasured, "manual override")
     other_metric = candidate(store, pred, holdout_metrics={"log_loss": 0.4})
     with pytest.raises(MissingMetricError, match="accuracy"):
-        promote(client, config, other_metric, "manual override")
+        promote(store, other_metric, "manual override")
     assert aliases(store) == {CHAMPION: current}
-    assert [r.event for r in list_audit(client, config)] == ["promote"]
+    assert [r.event for r in list_audit(store)] == ["promote"]
 
 
 def test_rollback_without_a_previous_champion_is_an_error(store: Store) -> None:
-    client, config = store
     with pytest.raises(NoChampionError):
-        rollback(client, config, "nothing to go back to")
+        rollback(store, "nothing to go back to")
     with pytest.raises(NoChampionError):
-        load_champion_model(client, config)
+        load_champion_model(store)
 
 
 def test_load_champion_model_scores_a_raw_frame(store: Store) -> None:
-    client, config = store
+    client = store.client
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=120), "c": rng.choice(["a", "b"], 120)})
     labels = np.where((frame["x"] > 0) ^ frame["c"].eq("a"), "yes", "no")
@@ -196,20 +191,19 @@ def test_load_champion_model_scores_a_raw_frame(store: Store) -> None:
     preprocessor = make_preprocessor(features).fit(frame)
     estimator = BNSoftmaxClassifier(n_layers=0, max_epochs=3, random_state=0)
     estimator.fit(preprocessor.transform(frame), labels)
-    run_id = client.create_run(ensure_experiment(client, config, "search")).info.run_id
+    run_id = client.create_run(store.experiment_id("search")).info.run_id
     ref = log_model(client, run_id, Scorer.from_estimator(estimator, preprocessor, features), frame)
     version = register_candidate(
-        client,
-        config,
+        store,
         ref,
         search_run_id=run_id,
         data_sha256="ff" * 32,
         holdout_metrics={"accuracy": 0.5},
     )
-    promote(client, config, version, "first model")
-    info = champion(client, config)
+    promote(store, version, "first model")
+    info = champion(store)
     assert info is not None and info.search_run_id == run_id and info.data_sha256 == "ff" * 32
-    out = load_champion_model(client, config).predict(frame.head(10))
+    out = load_champion_model(store).predict(frame.head(10))
     assert list(out["prediction"]) == list(
         estimator.predict(preprocessor.transform(frame.head(10)))
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from mlflow import MlflowClient
 
 from data.lineage import frame_sha256
+from flows.store.handle import Store
 from flows.store.tracking import (
     TrackingConfig,
     all_runs,
@@ -57,7 +59,7 @@ def make_trial(
     )
 
 
-def new_search(client: MlflowClient, config: TrackingConfig, **overrides: object) -> str:
+def new_search(store: Store, **overrides: object) -> str:
     settings: dict[str, object] = {
         "trigger": "manual",
         "strategy": "caviar",
@@ -67,7 +69,7 @@ def new_search(client: MlflowClient, config: TrackingConfig, **overrides: object
         "time_range": ("2012-01-01", "2013-12-31"),
         "space_dict": SPACE,
     }
-    return start_search_run(client, config, **{**settings, **overrides})  # type: ignore[arg-type]
+    return start_search_run(store, **{**settings, **overrides})  # type: ignore[arg-type]
 
 
 def children(client: MlflowClient, search_run_id: str) -> list:
@@ -76,10 +78,10 @@ def children(client: MlflowClient, search_run_id: str) -> list:
 
 
 def test_eight_threads_log_trials_under_the_right_parent(
-    module_store: tuple[MlflowClient, TrackingConfig],
+    module_store: Store,
 ) -> None:
-    client, config = module_store
-    parents = [new_search(client, config), new_search(client, config)]
+    client = module_store.client
+    parents = [new_search(module_store), new_search(module_store)]
     jobs = [
         (parent, i, make_trial(100 * p + i, index=i))
         for p, parent in enumerate(parents)
@@ -97,10 +99,10 @@ def test_eight_threads_log_trials_under_the_right_parent(
 
 
 def test_logging_a_trial_twice_keeps_one_run(
-    module_store: tuple[MlflowClient, TrackingConfig],
+    module_store: Store,
 ) -> None:
-    client, config = module_store
-    parent = new_search(client, config)
+    client = module_store.client
+    parent = new_search(module_store)
     first = log_trial(client, parent, 3, make_trial(3))
     again = log_trial(client, parent, 3, make_trial(3))
     assert again == first
@@ -108,10 +110,10 @@ def test_logging_a_trial_twice_keeps_one_run(
 
 
 def test_a_crashed_half_logged_trial_is_replaced(
-    module_store: tuple[MlflowClient, TrackingConfig],
+    module_store: Store,
 ) -> None:
-    client, config = module_store
-    parent = new_search(client, config)
+    client = module_store.client
+    parent = new_search(module_store)
     experiment_id = client.get_run(parent).info.experiment_id
     tags = {"mlflow.parentRunId": parent, "trial_key": trial_key(parent, 0), "trial_index": "0"}
     stale = client.create_run(experiment_id, tags=tags).info.run_id  # left RUNNING by a crash
@@ -123,10 +125,10 @@ def test_a_crashed_half_logged_trial_is_replaced(
 
 
 def test_diverged_trial_is_failed_with_its_reason(
-    module_store: tuple[MlflowClient, TrackingConfig],
+    module_store: Store,
 ) -> None:
-    client, config = module_store
-    parent = new_search(client, config)
+    client = module_store.client
+    parent = new_search(module_store)
     trial = make_trial(5, status="diverged")
     run = client.get_run(log_trial(client, parent, 0, trial))
     assert run.info.status == "FAILED"
@@ -137,11 +139,9 @@ def test_diverged_trial_is_failed_with_its_reason(
     assert "failure_reason" not in ok_run.data.tags
 
 
-def test_trial_params_curves_and_panda_decisions(
-    module_store: tuple[MlflowClient, TrackingConfig], tmp_path: Path
-) -> None:
-    client, config = module_store
-    parent = new_search(client, config, strategy="panda")
+def test_trial_params_curves_and_panda_decisions(module_store: Store, tmp_path: Path) -> None:
+    client = module_store.client
+    parent = new_search(module_store, strategy="panda")
     base = make_trial(9, epochs=300, round_=2)  # 4 curves x 300 epochs: more than one batch
     decisions = [
         {"segment": 1, "action": "keep", "learning_rate": 0.01},
@@ -164,10 +164,8 @@ def test_trial_params_curves_and_panda_decisions(
     assert find_logged_trials(client, parent) == {0: trial}
 
 
-def test_search_run_tags_space_and_datasets(
-    module_store: tuple[MlflowClient, TrackingConfig], tmp_path: Path
-) -> None:
-    client, config = module_store
+def test_search_run_tags_space_and_datasets(module_store: Store, tmp_path: Path) -> None:
+    client = module_store.client
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=30), "c": ["a", None, "b"] * 10, "y": [0, 1] * 15})
     splits = {
@@ -175,9 +173,7 @@ def test_search_run_tags_space_and_datasets(
         "validation": frame.iloc[20:25],
         "holdout": frame.iloc[25:],
     }
-    run_id = new_search(
-        client, config, trigger="drift", drift_run_id="d" * 32, warm_start_run_id="w"
-    )
+    run_id = new_search(module_store, trigger="drift", drift_run_id="d" * 32, warm_start_run_id="w")
     hashes = log_datasets(client, run_id, splits, label="y", source="/data/weather.csv")
     run = client.get_run(run_id)
     assert client.get_experiment(run.info.experiment_id).name == "shared-search"
@@ -202,14 +198,12 @@ def test_search_run_tags_space_and_datasets(
     path = client.download_artifacts(run_id, "search_space.json", str(tmp_path))
     assert json.loads(Path(path).read_text()) == SPACE
     with pytest.raises(ValueError, match="trigger"):
-        new_search(client, config, trigger="cron")
+        new_search(module_store, trigger="cron")
 
 
-def test_finish_search_run_summary_and_figures(
-    module_store: tuple[MlflowClient, TrackingConfig], tmp_path: Path
-) -> None:
-    client, config = module_store
-    parent = new_search(client, config)
+def test_finish_search_run_summary_and_figures(module_store: Store, tmp_path: Path) -> None:
+    client = module_store.client
+    parent = new_search(module_store)
     trials = [make_trial(20 + i, round_=i // 3, index=i) for i in range(6)]
     trials += [
         make_trial(30, status="diverged", index=6),
@@ -240,10 +234,10 @@ def test_finish_search_run_summary_and_figures(
 
 
 def test_a_search_without_an_ok_trial_ends_failed(
-    module_store: tuple[MlflowClient, TrackingConfig],
+    module_store: Store,
 ) -> None:
-    client, config = module_store
-    parent = new_search(client, config)
+    client = module_store.client
+    parent = new_search(module_store)
     finish_search_run(client, parent, [make_trial(1, status="diverged")])
     run = client.get_run(parent)
     assert run.info.status == "FAILED"
@@ -265,32 +259,53 @@ def test_tracking_config_refuses_file_stores_and_creates_nothing_until_used(tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
 
 
-def test_experiments_keep_their_artifacts_beside_the_store(
-    mlflow_client: MlflowClient, tracking_config: TrackingConfig
-) -> None:
-    experiment_id = ensure_experiment(mlflow_client, tracking_config, "search")
-    assert ensure_experiment(mlflow_client, tracking_config, "search") == experiment_id
+def test_experiments_keep_their_artifacts_beside_the_store(store: Store) -> None:
+    mlflow_client = store.client
+    experiment_id = ensure_experiment(store, "search")
+    assert ensure_experiment(store, "search") == experiment_id
     experiment = mlflow_client.get_experiment(experiment_id)
     assert experiment.name == "demo-search"
-    assert experiment.artifact_location == f"{tracking_config.artifact_location}/demo-search"
+    assert experiment.artifact_location == f"{store.tracking.artifact_location}/demo-search"
     assert "nested child runs" in experiment.tags["mlflow.note.content"]  # the UI's description
     # The MLflow UI opens it on its runs, not on the GenAI traces view it picks for unknown kinds.
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     mlflow_client.delete_experiment_tag(experiment_id, "mlflow.experimentKind")  # an older store
     mlflow_client.delete_experiment(experiment_id)
-    assert ensure_experiment(mlflow_client, tracking_config, "search") == experiment_id
+    assert ensure_experiment(store, "search") == experiment_id
     restored = mlflow_client.get_experiment(experiment_id)
     assert restored.lifecycle_stage == "active"
     assert restored.tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 def test_a_store_deleted_and_made_again_in_process_starts_empty(
-    mlflow_client: MlflowClient, tracking_config: TrackingConfig, tmp_path: Path
+    store: Store, tmp_path: Path
 ) -> None:
     """MLflow caches an engine per URI; a deleted store must not be read through it."""
-    ensure_experiment(mlflow_client, tracking_config, "search")
+    ensure_experiment(store, "search")
     shutil.rmtree(tmp_path / ".driftune")
-    fresh = make_client(tracking_config)
+    fresh = make_client(store.tracking)
     assert fresh.get_experiment_by_name("demo-search") is None
-    assert ensure_experiment(fresh, tracking_config, "search")
+    assert ensure_experiment(Store(fresh, store.tracking), "search")
     assert fresh.get_experiment_by_name("demo-search") is not None
+
+
+def test_a_store_handle_resolves_each_experiment_once_and_pickles(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (store.name, store.tracking_uri) == ("demo", store.tracking.tracking_uri)
+    assert store.experiment_name("search") == "demo-search"
+    experiment_id = store.experiment_id("search")
+    assert experiment_id == ensure_experiment(store, "search")
+    asked: list[str] = []
+    real = store.client.get_experiment_by_name
+    monkeypatch.setattr(
+        store.client, "get_experiment_by_name", lambda n: asked.append(n) or real(n)
+    )
+    assert store.experiment_id("search") == experiment_id  # remembered: no request
+    assert asked == []
+    assert store.experiment_id("monitoring") != experiment_id
+    assert asked == ["demo-monitoring"]
+    monkeypatch.undo()
+    copy = pickle.loads(pickle.dumps(store))  # what a Dask worker receives
+    assert copy.tracking == store.tracking and copy.experiment_id("search") == experiment_id
+    assert Store(store.client, store.tracking) == store  # what it resolved is not compared
