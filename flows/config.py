@@ -27,6 +27,7 @@ from data.errors import ConfigError
 from data.schema import DEFAULT_MIN_ROWS, DatasetSpec
 from flows import config_checks
 from models.search.plan import PandaPlan, SearchPlan
+from models.search.pruning import SuccessiveHalving
 from models.search.space import SearchSpace
 
 
@@ -116,6 +117,14 @@ class PandaConfig(_Section):
     schedule: list[float] | None = Field(None, description="a learning rate per segment")
 
 
+class PruningConfig(_Section):
+    """Successive halving across a fused round (models.search.pruning); caviar only."""
+
+    enabled: bool = False
+    min_epochs: int = Field(4, ge=1, description="the first rung: epochs before trials compare")
+    reduction_factor: int = Field(3, ge=2, description="eta: the top 1 in eta train on per rung")
+
+
 class SearchConfig(_Section):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -133,6 +142,10 @@ class SearchConfig(_Section):
     max_consecutive_failures: int = Field(5, ge=1)
     warm_start_k: int = Field(2, ge=0, description="previous search's top k re-trained first")
     panda: PandaConfig = PandaConfig()
+    fused: bool = Field(
+        False, description="train a round's trials of one structure as one stacked model"
+    )
+    pruning: PruningConfig = PruningConfig()
 
     @field_validator("fixed")
     @classmethod
@@ -156,6 +169,16 @@ class SearchConfig(_Section):
             config_checks.check_no_overlap(self.space, self.fixed)
         return self
 
+    @model_validator(mode="after")
+    def _pruning_needs_fused_rounds(self) -> SearchConfig:
+        # Trials compare at a rung only when they trained in lockstep: a fused round.
+        if self.pruning.enabled and not self.fused and self.strategy == "caviar":
+            raise ValueError(
+                "pruning.enabled needs search.fused: true (trials are compared epoch by epoch "
+                "inside a fused round)"
+            )
+        return self
+
     @property
     def plan(self) -> SearchPlan:
         """This section as the core takes it, whole: a frozen SearchPlan of the parsed values.
@@ -163,7 +186,7 @@ class SearchConfig(_Section):
         Built from the fields on each call (no parsing: the space was parsed when the config
         loaded), so a ``model_copy(update=...)`` can never leave a stale plan behind.
         """
-        panda = self.panda
+        panda, pruning = self.panda, self.pruning
         return SearchPlan(
             space=SearchSpace.default() if self.space is None else self.space,
             strategy=self.strategy,
@@ -174,6 +197,10 @@ class SearchConfig(_Section):
             seed=self.seed,
             max_consecutive_failures=self.max_consecutive_failures,
             warm_start_k=self.warm_start_k,
+            fused=self.fused,
+            pruner=SuccessiveHalving(pruning.min_epochs, pruning.reduction_factor)
+            if pruning.enabled
+            else None,
             panda=PandaPlan(
                 segments=panda.segments,
                 epochs_per_segment=panda.epochs_per_segment,

@@ -29,6 +29,7 @@ class RetuneOutcome:
     ok: int
     diverged: int
     failed: int
+    pruned: int
     best_params: dict[str, Any]
     best_val_accuracy: float | None
     version: str
@@ -56,6 +57,7 @@ class RetuneOutcome:
             ok=sum(r.status == "ok" for r in results),
             diverged=sum(r.status == "diverged" for r in results),
             failed=sum(r.status == "failed" for r in results),
+            pruned=sum(r.status == "pruned" for r in results),
             best_params=dict(best.params),
             best_val_accuracy=best.metrics.get("val_accuracy"),
             version=str(verdict.version),

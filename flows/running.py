@@ -26,7 +26,7 @@ from models.search.caviar import CoarseToFine
 from models.search.driver import SearchOutcome, TrainFn, run_search
 from models.search.plan import SearchPlan
 from models.search.trials import Proposal, TrialResult, trial_seed
-from models.trial import make_train_fn
+from models.trial import make_fused_round, make_train_fn
 
 
 def parallel_trials(config: ProjectConfig) -> int:
@@ -95,22 +95,17 @@ def run_caviar(
     initial: Sequence[dict[str, Any]],
     completed: dict[int, TrialResult],
 ) -> SearchOutcome:
-    """Coarse-to-fine rounds; each round's trials train concurrently on the task runner."""
+    """Coarse-to-fine rounds; each round's trials train concurrently on the task runner, or,
+    with ``search.fused``, as one task of stacked models (pruned with ``search.pruning``)."""
     plan = config.search.plan
     strategy = CoarseToFine.from_plan(plan, initial)
     encoded = data.encoded
-    train_fn = make_train_fn(
-        encoded.X_train,
-        encoded.y_train,
-        encoded.X_val,
-        encoded.y_val,
-        fixed_params=plan.fixed,
-        n_threads=threads_per_trial(config),
-    )
+    arrays = (encoded.X_train, encoded.y_train, encoded.X_val, encoded.y_val)
+    train_fn = make_train_fn(*arrays, fixed_params=plan.fixed, n_threads=threads_per_trial(config))
     logger.finished = len(completed)
     with make_task_runner(config) as runner:
 
-        def run_round(fn: TrainFn, proposals: Sequence[Proposal]) -> list[TrialResult]:
+        def threaded_round(fn: TrainFn, proposals: Sequence[Proposal]) -> list[TrialResult]:
             futures = {
                 runner.submit(tasks.train_trial, {"train_fn": fn, "proposal": p}): p
                 for p in proposals
@@ -121,10 +116,22 @@ def run_caviar(
                 done[proposal.index] = logger(proposal, future.result())
             return [done[p.index] for p in proposals]
 
+        # One task trains a fused round, so its torch threads get every core.
+        fused = make_fused_round(
+            *arrays, fixed_params=plan.fixed, n_threads=os.cpu_count() or 1, pruner=plan.pruner
+        )
+
+        def fused_round(fn: TrainFn, proposals: Sequence[Proposal]) -> list[TrialResult]:
+            future = runner.submit(
+                tasks.train_round, {"train_round": fused, "proposals": list(proposals)}
+            )
+            results = future.result()
+            return [logger(p, r) for p, r in zip(proposals, results, strict=True)]
+
         return run_search(
             strategy,
             train_fn,
-            run_round=run_round,
+            run_round=fused_round if plan.fused else threaded_round,
             completed=completed,
             max_consecutive_failures=plan.max_consecutive_failures,
         )

@@ -6,7 +6,7 @@ would otherwise hash on every call.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from prefect import task
@@ -22,6 +22,8 @@ from flows.store import registry, searches, tracking, trials
 from flows.store.tracking import end_search_run, finish_search_run
 from models.panda import Babysitter, Decision
 from models.search.driver import safe_train
+from models.search.trials import Proposal, TrialResult
+from models.trial import RoundFn
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,6 +55,11 @@ def _not_an_outage(task: Any, task_run: Any, state: State[Any]) -> bool:
     return not (isinstance(error, BaseException) and as_outage(error, "") is not None)
 
 
+def fused_round(train_round: RoundFn, proposals: Sequence[Proposal]) -> list[TrialResult]:
+    """Train a search round's proposals as fused models (models.trial.make_fused_round)."""
+    return train_round(proposals)
+
+
 def babysit_segment(babysitter: Babysitter) -> Decision:
     """Train one panda segment and return the babysitter's decision."""
     return babysitter.step()
@@ -61,6 +68,7 @@ def babysit_segment(babysitter: Babysitter) -> Decision:
 prepare_data = compute(prepare_training_data, "prepare-training-data")
 choose_window = compute(windows.choose_training_window, "choose-window-length")
 train_trial = compute(safe_train, "train-trial", task_run_name="trial-{proposal.index}")
+train_round = compute(fused_round, "train-round")
 panda_segment = compute(babysit_segment, "panda-segment")
 
 log_trial = io(trials.log_trial, "log-trial", task_run_name="log-trial-{index}")

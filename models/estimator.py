@@ -123,6 +123,7 @@ class BNSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.status_ = "diverged" if trainer.status == "diverged" else "ok"
         self.stop_reason_ = trainer.stop_reason or "stopped"
         self.divergence_ = trainer.divergence
+        self.stop_detail_ = trainer.stop_detail
         self.n_epochs_ = trainer.epoch
         self.train_seconds_ = seconds
         return self

@@ -6,25 +6,29 @@ batched matmul per layer per step. Each model keeps what makes it itself: its in
 its shuffling generator (drawn exactly as its own Trainer draws it), its batch-norm averages, its
 learning rate, momentum, betas, weight decay and decay schedule, its optimizer state, its
 divergence check and its early stopping. A model that stops or diverges leaves the stack, so
-its neighbours train on unchanged.
+its neighbours train on unchanged. The per-epoch bookkeeping is the Trainer's own
+(``Trainer.end_epoch``), so a fused model's curves and stopping rules are its twin's.
 
 Grouping: trials share a group when their depth, batch size, activation, optimizer, batch-norm
 momentum and torch thread count agree (the step loop is common to them). Hidden widths may differ:
 narrower models are padded to the widest with inert padding, because ``hidden_units`` is drawn
 from 16 to 256 and equal widths almost never meet in a round.
 
+The groups of a round train in lockstep, one epoch each in turn, so that at every epoch all the
+round's live trials have trained equally long: successive halving (``models.search.pruning``)
+compares them there and stops the weak ones, status ``ok``, stop reason ``pruned``.
+
 The result per trial is what ``BNSoftmaxClassifier.fit`` leaves: a fitted classifier with its
 history, status, stop reason, epochs and best-validation weights, so ``models.trial`` builds
-the same ``TrialResult`` from it. ``EpochHook`` is where a later step (ASHA: cut weak trials at
-rungs) decides to stop a model between epochs; none is built here.
+the same ``TrialResult`` from it.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 import torch
 from numpy.typing import ArrayLike
@@ -32,12 +36,9 @@ from torch import nn
 
 from models.estimator import BNSoftmaxClassifier
 from models.net import ACTIVATIONS, BNSoftmaxNet
+from models.search.pruning import SuccessiveHalving
 from models.stacked import StackedNet, StackedOptimizer
 from models.training import Trainer, torch_threads
-
-# Called after every epoch with (trainer, epoch); True stops that model (status ok, reason
-# "early_stopped"). The hook for successive halving; the default stops nobody.
-EpochHook = Callable[[Trainer, int], bool]
 
 STRUCTURE = ("n_layers", "batch_size", "activation", "optimizer", "bn_momentum", "n_threads")
 
@@ -63,42 +64,106 @@ def train_fused(
     X_val: ArrayLike,
     y_val: ArrayLike,
     *,
-    on_epoch: EpochHook | None = None,
+    pruner: SuccessiveHalving | None = None,
 ) -> list[BNSoftmaxClassifier]:
     """Fit one BNSoftmaxClassifier per settings, stacking those that share a structure.
 
-    Each comes back as ``BNSoftmaxClassifier(**settings).fit(X_train, y_train,
-    eval_set=(X_val, y_val))`` would leave it. ``train_seconds_`` is the group's wall time
-    divided among its models.
+    Without a ``pruner`` each comes back as ``BNSoftmaxClassifier(**settings).fit(X_train,
+    y_train, eval_set=(X_val, y_val))`` would leave it. ``train_seconds_`` is the group's wall
+    time divided among its models.
     """
     models = [BNSoftmaxClassifier(**s) for s in settings_list]
     trainers = [m.start_training(X_train, y_train, eval_set=(X_val, y_val)) for m in models]
-    for group in group_by_structure(settings_list):
-        started = time.perf_counter()
-        train_stacked([trainers[i] for i in group], on_epoch=on_epoch)
-        seconds = (time.perf_counter() - started) / len(group)
+    groups = group_by_structure(settings_list)
+    seconds = train_round([[trainers[i] for i in group] for group in groups], pruner=pruner)
+    for group, spent in zip(groups, seconds, strict=True):
         for i in group:
-            models[i].finish_training(trainers[i], seconds)
+            models[i].finish_training(trainers[i], spent / len(group))
     return models
 
 
-def train_stacked(trainers: Sequence[Trainer], *, on_epoch: EpochHook | None = None) -> None:
+def train_stacked(trainers: Sequence[Trainer]) -> None:
     """Train fresh Trainers that share data and structure as if each ran ``train()`` alone."""
+    train_round([trainers])
+
+
+def train_round(
+    groups: Sequence[Sequence[Trainer]], *, pruner: SuccessiveHalving | None = None
+) -> list[float]:
+    """Train groups of fresh Trainers in lockstep, pruning at the rungs; seconds per group."""
+    runs = [_group_run(group) for group in groups]
+    spent = [0.0] * len(runs)
+    epoch = 0
+    while any(run.alive for run in runs):
+        epoch += 1
+        for k, run in enumerate(runs):
+            if run.alive:
+                started = time.perf_counter()
+                run.epoch()
+                spent[k] += time.perf_counter() - started
+        if pruner is not None and pruner.is_rung(epoch):
+            _prune(runs, pruner, epoch)
+    return spent
+
+
+class _Run(Protocol):
+    alive: list[Trainer]
+
+    def epoch(self) -> None: ...
+
+    def stop(self, stops: Mapping[int, str]) -> None:
+        """Stop the live trainers given by ``id`` as pruned, each with its reason."""
+
+
+def _group_run(trainers: Sequence[Trainer]) -> _Run:
     first = trainers[0]
     for t in trainers:
         if t.epoch or t.config.batch_size != first.config.batch_size or not _same_rows(t, first):
             raise ValueError("stacked trainers need the same rows, batch size and a fresh start")
-    if len(trainers) == 1 and on_epoch is None:  # nothing to share: the stack only costs
-        first.train()
+    if len(trainers) == 1:  # nothing to share: the stack would only cost
+        return _Solo(first)
+    return _FusedRun(list(trainers))
+
+
+def _prune(runs: Sequence[_Run], pruner: SuccessiveHalving, epoch: int) -> None:
+    """Successive halving over every live trainer of the round."""
+    alive = [(run, t) for run in runs for t in run.alive]
+    if len(alive) < 2:
         return
-    with torch_threads(first.config.n_threads):
-        _FusedRun(list(trainers), on_epoch).run()
+    ranks = pruner.ranks([t.best_validation() for _, t in alive])
+    keep = pruner.keep_count(len(alive))
+    stops: dict[int, dict[int, str]] = {}
+    for (run, t), rank in zip(alive, ranks, strict=True):
+        if rank > keep:
+            stops.setdefault(id(run), {})[id(t)] = pruner.reason(epoch, rank, len(alive))
+    for run in runs:
+        if id(run) in stops:
+            run.stop(stops[id(run)])
+
+
+class _Solo:
+    """A group of one trains as its own Trainer does, one epoch per lockstep turn."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.alive = [trainer]
+
+    def epoch(self) -> None:
+        trainer = self.alive[0]
+        trainer.train(1)
+        if trainer.done:
+            self.alive = []
+
+    def stop(self, stops: Mapping[int, str]) -> None:
+        for t in self.alive:
+            if id(t) in stops:
+                t.stop("pruned", stops[id(t)])
+        self.alive = [t for t in self.alive if not t.done]
 
 
 class _FusedRun:
     """The epoch loop over a shrinking stack; ``alive[j]`` is the trainer of stack row j."""
 
-    def __init__(self, trainers: list[Trainer], on_epoch: EpochHook | None) -> None:
+    def __init__(self, trainers: list[Trainer]) -> None:
         nets = [t.model for t in trainers]
         if not all(isinstance(n, BNSoftmaxNet) for n in nets):
             raise TypeError("fused training stacks BNSoftmaxNet models")
@@ -115,16 +180,22 @@ class _FusedRun:
             },
         )
         self.alive = trainers
-        self.on_epoch = on_epoch
         self.batch_size = config.batch_size
+        self.n_threads = config.n_threads
 
-    def run(self) -> None:
-        while self.alive:
+    def epoch(self) -> None:
+        with torch_threads(self.n_threads):
             self._epoch()
 
+    def stop(self, stops: Mapping[int, str]) -> None:
+        for t in self.alive:
+            if id(t) in stops:
+                t.stop("pruned", stops[id(t)])
+        self._leave([j for j, t in enumerate(self.alive) if t.done])
+
     def _epoch(self) -> None:
-        lrs = {id(t): _alpha(t) for t in self.alive}
-        lr = torch.tensor(list(lrs.values()), dtype=self.stack.out_bias.dtype)
+        alphas = [t.epoch_learning_rate() for t in self.alive]
+        lr = torch.tensor(alphas, dtype=self.stack.out_bias.dtype)
         first = self.alive[0]
         orders = torch.stack(
             [torch.randperm(len(t.y_train), generator=t.generator) for t in self.alive]
@@ -132,7 +203,7 @@ class _FusedRun:
         xs, ys = first.x_train[orders], first.y_train[orders]
         totals = [0.0] * len(self.alive)
         seen = 0
-        broken: list[tuple[Trainer, float, str]] = []  # diverged mid-epoch: left the stack
+        broken: list[tuple[Trainer, float, float, str]] = []  # diverged mid-epoch, left the stack
         for start in range(0, ys.shape[1], self.batch_size):
             x, y = xs[:, start : start + self.batch_size], ys[:, start : start + self.batch_size]
             if y.shape[1] < 2:
@@ -142,7 +213,7 @@ class _FusedRun:
             bad = []
             for j, (t, value) in enumerate(zip(self.alive, values, strict=True)):
                 totals[j] += value * y.shape[1]
-                t._stretch.append(value)
+                t.record_batch_loss(value)
                 if not math.isfinite(value):
                     bad.append(j)
             if bad:
@@ -150,28 +221,38 @@ class _FusedRun:
                     # Weights before this step, averages after its forward: where Trainer stops.
                     self.alive[j].model.load_state_dict(self.stack.state_dict_of(j))
                     mean = totals[j] / max(seen, 1)
-                    broken.append((self.alive[j], mean, f"the loss became {values[j]}"))
+                    broken.append((self.alive[j], mean, alphas[j], f"the loss became {values[j]}"))
                 keep = [j for j in range(len(self.alive)) if j not in bad]
                 rows = _rows(keep)
                 self._keep(rows)
                 xs, ys, lr = xs[rows], ys[rows], lr[rows]
                 totals = [totals[j] for j in keep]
+                alphas = [alphas[j] for j in keep]
                 if not self.alive:
                     break
         val = self._evaluate()
-        for t, mean, problem in broken:
-            loss, accuracy = t._evaluate()
-            self._end_epoch(t, mean, loss, accuracy, lrs[id(t)], problem)
-        stopped = []
+        for t, mean, alpha, problem in broken:
+            loss, accuracy = t.evaluate()
+            t.end_epoch(mean, loss, accuracy, alpha, problem=problem)
         for j, t in enumerate(self.alive):
-            mean = totals[j] / max(seen, 1)
             loss, accuracy = val[j]
-            if self._end_epoch(t, mean, loss, accuracy, lrs[id(t)], "", row=j):
-                stopped.append(j)
-        if stopped:
-            for j in stopped:
-                self.alive[j].model.load_state_dict(self.stack.state_dict_of(j))
-            self._keep(_rows(j for j in range(len(self.alive)) if j not in stopped))
+            t.end_epoch(
+                totals[j] / max(seen, 1), loss, accuracy, alphas[j], weights=self._weights(j)
+            )
+            if not t.done and t.epoch >= t.config.max_epochs:
+                t.stop("max_epochs")
+        self._leave([j for j, t in enumerate(self.alive) if t.done])
+
+    def _weights(self, row: int) -> Any:
+        return lambda: self.stack.state_dict_of(row)
+
+    def _leave(self, done: Sequence[int]) -> None:
+        """Stopped models take their weights out of the stack, which keeps the rest."""
+        if not done:
+            return
+        for j in done:
+            self.alive[j].model.load_state_dict(self.stack.state_dict_of(j))
+        self._keep(_rows(j for j in range(len(self.alive)) if j not in done))
 
     def _step(self, x: torch.Tensor, y: torch.Tensor, lr: torch.Tensor) -> list[float]:
         """One mini-batch for every model in the stack; the per-model losses before the step."""
@@ -197,50 +278,10 @@ class _FusedRun:
             accuracy = (logits.argmax(dim=2) == y).float().mean(1)
             return list(zip(loss.mean(1).tolist(), accuracy.tolist(), strict=True))
 
-    def _end_epoch(
-        self,
-        t: Trainer,
-        train_loss: float,
-        val_loss: float,
-        val_accuracy: float,
-        alpha: float,
-        problem: str,
-        row: int | None = None,
-    ) -> bool:
-        """Trainer._run_epoch's bookkeeping for one model; True when it is done."""
-        t.epoch += 1
-        t.history.train_loss.append(train_loss)
-        t.history.val_loss.append(val_loss)
-        t.history.val_accuracy.append(val_accuracy)
-        t.history.learning_rate.append(alpha)
-        problem = problem or t._rising() or t._non_finite_validation(val_loss)
-        if problem:
-            t.divergence = f"epoch {t.epoch}, learning rate {alpha:.3g}: {problem}"
-            t._stop("diverged", "diverged")
-            return True
-        if row is not None and not math.isnan(val_loss):
-            if val_loss < t._best_val_loss:
-                t._best_val_loss, t._bad_epochs = val_loss, 0
-                t._best_model = self.stack.state_dict_of(row)
-            else:
-                t._bad_epochs += 1
-                if t.config.patience is not None and t._bad_epochs >= t.config.patience:
-                    t._stop("ok", "early_stopped")
-        if not t.done and self.on_epoch is not None and self.on_epoch(t, t.epoch):
-            t._stop("ok", "early_stopped")
-        if not t.done and t.epoch >= t.config.max_epochs:
-            t._stop("ok", "max_epochs")
-        return t.done
-
     def _keep(self, rows: torch.Tensor) -> None:
         self.stack.keep(rows)
         self.optimizer.keep(rows)
         self.alive = [self.alive[j] for j in rows.tolist()]
-
-
-def _alpha(t: Trainer) -> float:
-    """The epoch's learning rate, as Trainer._run_epoch decays it."""
-    return t.learning_rate / (1.0 + t.config.lr_decay * (t.epoch - t._alpha_since))
 
 
 def _same_rows(t: Trainer, first: Trainer) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -25,7 +25,8 @@ EXPLOSION_WINDOW = 20  # fewest mini-batch steps whose mean loss is judged again
 # loss grew a million-fold must not pass as ok because it never reached 20 steps.
 EXPLOSION_EPOCHS = 2
 Status = Literal["running", "ok", "diverged"]
-StopReason = Literal["", "max_epochs", "early_stopped", "diverged"]
+# "pruned": stopped between epochs by a successive-halving rung (models.fused), status ok.
+StopReason = Literal["", "max_epochs", "early_stopped", "diverged", "pruned"]
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ class Trainer:
         self.status: Status = "running"
         self.stop_reason: StopReason = ""
         self.divergence = ""  # why training diverged, in words, when it did
+        self.stop_detail = ""  # why something outside the trainer stopped it, in words
         self._alpha = config.learning_rate
         self._alpha_since = 0  # decay restarts whenever a person or panda sets a new rate
         self._best_val_loss = math.inf
@@ -211,19 +213,37 @@ class Trainer:
         self._stretch = list(snapshot.stretch)
         self._stretch_epochs = snapshot.stretch_epochs
         self.status, self.stop_reason, self.divergence = "running", "", ""
+        self.stop_detail = ""
 
     def use_best_weights(self) -> None:
         """Load the weights of the epoch with the lowest validation loss, when one was seen."""
         if self._best_model is not None:
             self.model.load_state_dict(self._best_model)
 
-    def _run_epoch(self) -> None:
-        alpha = self._alpha / (1.0 + self.config.lr_decay * (self.epoch - self._alpha_since))
-        for group in self.optimizer.param_groups:
-            group["lr"] = alpha
-        train_loss, problem = self._train_one_epoch()
+    def epoch_learning_rate(self) -> float:
+        """The learning rate the next epoch trains at: alpha decayed since it was last set."""
+        return self._alpha / (1.0 + self.config.lr_decay * (self.epoch - self._alpha_since))
+
+    def record_batch_loss(self, value: float) -> None:
+        """A mini-batch's loss, for the divergence check at the epoch's end."""
+        self._stretch.append(value)
+
+    def end_epoch(
+        self,
+        train_loss: float,
+        val_loss: float,
+        val_accuracy: float,
+        alpha: float,
+        *,
+        problem: str = "",
+        weights: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        """Close an epoch trained outside ``train`` (models.fused): curves, divergence, patience.
+
+        ``problem`` says why the epoch already diverged (a non-finite loss), ``weights`` returns
+        a copy of the model's current weights, kept if this is the best validation loss so far.
+        """
         self.epoch += 1
-        val_loss, val_accuracy = self._evaluate()
         self.history.train_loss.append(train_loss)
         self.history.val_loss.append(val_loss)
         self.history.val_accuracy.append(val_accuracy)
@@ -233,7 +253,37 @@ class Trainer:
             self.divergence = f"epoch {self.epoch}, learning rate {alpha:.3g}: {problem}"
             self._stop("diverged", "diverged")
             return
-        self._track_early_stopping(val_loss)
+        self._track_early_stopping(val_loss, weights or self._weights)
+
+    def stop(self, reason: StopReason, detail: str = "") -> None:
+        """End a healthy run from outside (its epoch budget, a pruning rung): status ok."""
+        self._stop("ok", reason)
+        self.stop_detail = detail
+
+    def evaluate(self) -> tuple[float, float]:
+        """Validation loss and accuracy of the model as it is now (NaN without validation)."""
+        return self._evaluate()
+
+    def best_validation(self) -> tuple[float, float]:
+        """(val accuracy, val loss) of the epoch with the lowest validation loss so far: what the
+        run would score if it stopped now and kept its best weights. NaN before any epoch."""
+        losses = self.history.val_loss
+        finite = [i for i, loss in enumerate(losses) if math.isfinite(loss)]
+        if not finite:
+            return math.nan, math.nan
+        best = min(finite, key=losses.__getitem__)
+        return self.history.val_accuracy[best], losses[best]
+
+    def _weights(self) -> dict[str, Any]:
+        return copy.deepcopy(self.model.state_dict())
+
+    def _run_epoch(self) -> None:
+        alpha = self.epoch_learning_rate()
+        for group in self.optimizer.param_groups:
+            group["lr"] = alpha
+        train_loss, problem = self._train_one_epoch()
+        val_loss, val_accuracy = self._evaluate()
+        self.end_epoch(train_loss, val_loss, val_accuracy, alpha, problem=problem)
 
     def _train_one_epoch(self) -> tuple[float, str]:
         """One pass over shuffled mini-batches; the mean loss and why it diverged, if it did."""
@@ -254,7 +304,7 @@ class Trainer:
             loss = nn.functional.cross_entropy(self.model(x), y)
             value = loss.item()
             total, seen = total + value * len(y), seen + len(y)
-            self._stretch.append(value)
+            self.record_batch_loss(value)
             if not math.isfinite(value):  # stop before the step spreads NaN into the weights
                 problem = f"the loss became {value}"
                 break
@@ -297,12 +347,12 @@ class Trainer:
             accuracy = (logits.argmax(dim=1) == self.y_val).float().mean().item()
         return loss, accuracy
 
-    def _track_early_stopping(self, val_loss: float) -> None:
+    def _track_early_stopping(self, val_loss: float, weights: Callable[[], dict[str, Any]]) -> None:
         if math.isnan(val_loss):
             return
         if val_loss < self._best_val_loss:
             self._best_val_loss, self._bad_epochs = val_loss, 0
-            self._best_model = copy.deepcopy(self.model.state_dict())
+            self._best_model = weights()
             return
         self._bad_epochs += 1
         if self.config.patience is not None and self._bad_epochs >= self.config.patience:

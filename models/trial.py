@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,8 @@ from sklearn.metrics import accuracy_score, log_loss
 from models.estimator import BNSoftmaxClassifier
 from models.fused import train_fused
 from models.search.driver import TrainFn, failed_trial
-from models.search.trials import TrialResult
+from models.search.pruning import SuccessiveHalving
+from models.search.trials import Proposal, TrialResult
 
 # Settings that say how a process runs a fit, not what is fitted: never part of a trial's record.
 RUNTIME_SETTINGS = ("n_threads",)
@@ -88,15 +89,17 @@ def train_round_fused(
     *,
     fixed_params: Mapping[str, Any] | None = None,
     n_threads: int | None = None,
+    pruner: SuccessiveHalving | None = None,
 ) -> list[TrialResult]:
     """A round's ``(params, seed)`` trials as ``make_train_fn`` would train them one by one,
-    the trials that share a structure stacked (models.fused). If the fused fit raises, each
-    trial is trained alone, so one bad trial fails only itself, as it would apart."""
+    the trials that share a structure stacked (models.fused), the weak ones stopped at the
+    ``pruner``'s rungs (status ``pruned``). If the fused fit raises, each trial is trained
+    alone and unpruned, so one bad trial fails only itself, as it would apart."""
     fixed = dict(fixed_params or {})
     extra = {} if n_threads is None else {"n_threads": n_threads}
     settings = [estimator_settings(fixed, params, seed, **extra) for params, seed in trials]
     try:
-        models = train_fused(settings, X_train, y_train, X_val, y_val)
+        models = train_fused(settings, X_train, y_train, X_val, y_val, pruner=pruner)
     except Exception:
         train_fn = make_train_fn(
             X_train, y_train, X_val, y_val, fixed_params=fixed, n_threads=n_threads
@@ -109,6 +112,41 @@ def train_round_fused(
         )
         results.append(dataclasses.replace(result, settings=_recorded(s)))
     return results
+
+
+RoundFn = Callable[[Sequence[Proposal]], list[TrialResult]]
+
+
+def make_fused_round(
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    *,
+    fixed_params: Mapping[str, Any] | None = None,
+    n_threads: int | None = None,
+    pruner: SuccessiveHalving | None = None,
+) -> RoundFn:
+    """A round trainer for fused search rounds: proposals in, their stamped results out.
+
+    The fused counterpart of ``make_train_fn``: one call trains the whole round in one
+    process (a round is the unit that stacks and that successive halving compares).
+    """
+
+    def train_round(proposals: Sequence[Proposal]) -> list[TrialResult]:
+        results = train_round_fused(
+            [(dict(p.params), p.seed) for p in proposals],
+            X_train,
+            y_train,
+            X_val,
+            y_val,
+            fixed_params=fixed_params,
+            n_threads=n_threads,
+            pruner=pruner,
+        )
+        return [p.stamp(r) for p, r in zip(proposals, results, strict=True)]
+
+    return train_round
 
 
 def trial_from_classifier(
@@ -142,6 +180,16 @@ def trial_from_classifier(
     predicted = model.classes_[np.argmax(proba, axis=1)]
     metrics["val_accuracy"] = float(accuracy_score(y_true, predicted))
     metrics["val_log_loss"] = float(log_loss(y_true, proba, labels=model.classes_))
+    if model.stop_reason_ == "pruned":  # scored on its best weights so far, like any stop
+        return TrialResult(
+            params=params,
+            seed=seed,
+            status="pruned",
+            metrics=metrics,
+            curves=curves,
+            duration_s=seconds,
+            error=getattr(model, "stop_detail_", "") or f"pruned after epoch {model.n_epochs_}",
+        )
     return TrialResult(
         params=params, seed=seed, status="ok", metrics=metrics, curves=curves, duration_s=seconds
     )

@@ -72,7 +72,7 @@ def retune_table(summary: RetuneOutcome) -> Table:
         (
             "trials",
             f"{summary.trials}: {summary.ok} ok, {summary.diverged} diverged, "
-            f"{summary.failed} failed",
+            f"{summary.failed} failed" + (f", {summary.pruned} pruned" if summary.pruned else ""),
         ),
         ("best config", ", ".join(f"{k}={_fmt(v)}" for k, v in summary.best_params.items())),
         ("best val accuracy", _fmt(summary.best_val_accuracy)),

@@ -1,8 +1,9 @@
 """The search's figures, as matplotlib Figure objects (no pyplot: no global figure state).
 
 ``metric_vs_learning_rate`` shows every trial's validation metric against its learning rate on
-a log axis, coloured by round, so the coarse-to-fine zoom is visible; trials that diverged or
-failed sit on the floor as crosses. ``best_learning_curves`` draws the best trials' curves.
+a log axis, coloured by round, so the coarse-to-fine zoom is visible; pruned trials are hollow
+circles at their score when they stopped; trials that diverged or failed sit on the floor as
+crosses. ``best_learning_curves`` draws the best trials' curves.
 """
 
 from __future__ import annotations
@@ -31,11 +32,22 @@ def metric_vs_learning_rate(
     for position, round_ in enumerate(rounds):
         tried = [r for r in trials.values() if r.round == round_ and lr_param in r.params]
         ok = [r for r in tried if r.ok]
-        bad = [r for r in tried if not r.ok]
+        pruned = [r for r in tried if r.status == "pruned"]
+        bad = [r for r in tried if r.status in ("diverged", "failed")]
         if ok:
             alphas = [float(r.params[lr_param]) for r in ok]
             values = [r.metrics.get(metric, math.nan) for r in ok]
             axes.scatter(alphas, values, color=colours(position), label=f"round {round_}")
+        if pruned:
+            alphas = [float(r.params[lr_param]) for r in pruned]
+            values = [r.metrics.get(metric, math.nan) for r in pruned]
+            axes.scatter(
+                alphas,
+                values,
+                facecolors="none",
+                edgecolors=colours(position),
+                label=f"round {round_}: pruned",
+            )
         if bad:
             alphas = [float(r.params[lr_param]) for r in bad]
             label = f"round {round_}: diverged or failed"

@@ -40,7 +40,7 @@ from flows.store.trials import (
     log_trial,
     trial_key,
 )
-from models.search.trials import ranked
+from models.search.trials import TRIAL_STATUSES, ranked
 
 if TYPE_CHECKING:
     from flows.store.handle import Store
@@ -311,7 +311,7 @@ def finish_search_run(
     """
     trials = as_trial_set(results)
     statuses = [r.status for r in trials.values()]
-    counts = {f"n_{s}": statuses.count(s) for s in ("ok", "diverged", "failed")}
+    counts = {f"n_{s}": statuses.count(s) for s in TRIAL_STATUSES}
     summary: dict[str, Any] = {**counts, "n_trials": len(trials), "metric": metric}
     metrics = {key: float(value) for key, value in summary.items() if key != "metric"}
     tags: dict[str, str] = {}

@@ -69,12 +69,15 @@ def log_trial(
         "round": str(result.round),
         "strategy": strategy,
     }
-    if not result.ok:
+    if result.status == "pruned":  # a healthy run stopped early: FINISHED, with the rung's word
+        tags["pruned_reason"] = result.error[:5000]
+    elif not result.ok:
         tags["failure_reason"] = result.error[:5000]
     name = f"trial-{index:03d}-r{result.round}"
     run_id = str(client.create_run(experiment_id, run_name=name, tags=tags).info.run_id)
     _log_contents(client, run_id, result, strategy)
-    client.set_terminated(run_id, "FINISHED" if result.ok else "FAILED")
+    broken = result.status in ("diverged", "failed")
+    client.set_terminated(run_id, "FAILED" if broken else "FINISHED")
     return _keep_oldest(client, experiment_id, key, run_id)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from models.search.pruning import SuccessiveHalving
 from models.search.space import SearchSpace
 
 Strategy = Literal["caviar", "panda"]
@@ -45,6 +46,8 @@ class SearchPlan:
     seed: int = 0
     max_consecutive_failures: int = 5
     warm_start_k: int = 2
+    fused: bool = False  # caviar: a round's trials of one structure trained as one model
+    pruner: SuccessiveHalving | None = None  # caviar, fused rounds only: weak trials stop early
     panda: PandaPlan = PandaPlan()
 
     def __post_init__(self) -> None:
@@ -53,6 +56,8 @@ class SearchPlan:
         for name in ("rounds", "trials_per_round", "top_k", "max_consecutive_failures"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.pruner is not None and not self.fused and self.strategy == "caviar":
+            raise ValueError("pruning needs fused rounds: trials compare in lockstep")
         object.__setattr__(self, "fixed", MappingProxyType(dict(self.fixed)))
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -11,10 +11,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-TrialStatus = Literal["ok", "diverged", "failed"]
+# "pruned": trained healthily, then stopped at a successive-halving rung for ranking low in its
+# round (models.search.pruning); its metrics are those of its best epoch so far.
+TrialStatus = Literal["ok", "diverged", "failed", "pruned"]
 
 
-TRIAL_STATUSES: tuple[TrialStatus, ...] = ("ok", "diverged", "failed")
+TRIAL_STATUSES: tuple[TrialStatus, ...] = ("ok", "diverged", "failed", "pruned")
 
 
 # Metrics where smaller is better; every other metric is maximised.
@@ -31,8 +33,8 @@ class TrialResult:
     the project's fixed settings under ``params``, seeded). ``metrics`` holds final numbers
     (``val_accuracy``, ``val_log_loss``, ``epochs``, ...); ``curves`` the per-epoch lists
     (``train_loss``, ``val_loss``, ``val_accuracy``, ``learning_rate``); ``error`` says why a
-    trial diverged or failed. ``extras`` carries strategy-specific records, such as panda's
-    learning-rate decisions.
+    trial diverged, failed or was pruned. ``extras`` carries strategy-specific records, such
+    as panda's learning-rate decisions.
     """
 
     params: Mapping[str, Any]

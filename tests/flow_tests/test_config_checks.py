@@ -106,3 +106,27 @@ def test_config_errors_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert "\n" not in str(caught.value) and "line 4" in str(caught.value)
+
+
+def test_fused_rounds_and_pruning_reach_the_plan() -> None:
+    search = {"fused": True, "pruning": {"enabled": True, "min_epochs": 2, "reduction_factor": 4}}
+    plan = parse_config({**MINIMAL, "search": search}).search.plan
+    assert plan.fused and plan.pruner is not None
+    assert (plan.pruner.min_epochs, plan.pruner.reduction_factor) == (2, 4)
+    default = parse_config(MINIMAL).search.plan
+    assert not default.fused and default.pruner is None
+
+
+@pytest.mark.parametrize(
+    ("search", "problem"),
+    [
+        ({"pruning": {"enabled": True}}, "needs search.fused: true"),
+        ({"fused": True, "pruning": {"enabled": True, "reduction_factor": 1}}, "reduction_factor"),
+        ({"fused": True, "pruning": {"enabled": True, "min_epochs": 0}}, "min_epochs"),
+        ({"fused": True, "pruning": {"rungs": 3}}, "rungs"),
+    ],
+)
+def test_pruning_that_cannot_run_is_refused_at_load(search: dict, problem: str) -> None:
+    with pytest.raises(ConfigError, match=r"search") as caught:
+        parse_config({**MINIMAL, "search": search})
+    assert problem in str(caught.value) and "\n" not in str(caught.value)

@@ -56,7 +56,7 @@ def test_runs_every_proposal_once_and_returns_the_best() -> None:
     assert outcome.best.metrics["val_accuracy"] == max(
         r.metrics["val_accuracy"] for r in outcome.results
     )
-    assert dict(outcome.counts) == {"ok": 12, "diverged": 0, "failed": 0}
+    assert dict(outcome.counts) == {"ok": 12, "diverged": 0, "failed": 0, "pruned": 0}
 
 
 def test_every_trial_diverging_stops_with_the_errors_not_a_hang() -> None:
@@ -73,8 +73,20 @@ def test_every_trial_diverging_stops_with_the_errors_not_a_hang() -> None:
 def test_failures_between_ok_trials_are_kept_as_results() -> None:
     objective = Objective(fail_when=lambda call: call % 3 != 0)  # two failures, then an ok
     outcome = run_search(caviar(), objective, max_consecutive_failures=3)
-    assert dict(outcome.counts) == {"ok": 4, "diverged": 8, "failed": 0}
+    assert dict(outcome.counts) == {"ok": 4, "diverged": 8, "failed": 0, "pruned": 0}
     assert outcome.best.ok
+
+
+def test_pruned_trials_are_results_not_a_failure_streak() -> None:
+    def pruned_mostly(params: Mapping[str, Any], seed: int) -> TrialResult:
+        result = Objective()(params, seed)
+        if params["learning_rate"] < 3e-3:  # a pruned trial keeps its score so far
+            return TrialResult(params, seed, "pruned", result.metrics, error="ranked low")
+        return result
+
+    outcome = run_search(caviar(rounds=2, per_round=8), pruned_mostly, max_consecutive_failures=1)
+    assert outcome.counts["pruned"] > 1 and outcome.counts["ok"] >= 1
+    assert outcome.best.ok  # never a pruned one, however it scored
 
 
 def test_a_search_without_any_ok_trial_is_an_error() -> None:
