@@ -1,11 +1,20 @@
-"""Search speed: a caviar round of 8 trials trained apart on 2 threads against fused (issue 14).
+"""Search speed: a caviar round of 8 trials trained apart on 2 threads, fused, and fused with
+successive halving (issue 14).
 
-Today's path trains each trial as its own BNSoftmaxClassifier fit, two at a time on a thread
-pool with one torch thread each (what flows/running.py does on a 2-core machine:
-parallel_trials = min(cores, 8), threads_per_trial = cores // that; a plain ThreadPoolExecutor
-stands in for Prefect's ThreadPoolTaskRunner, which runs tasks on one). The fused path groups
-the same proposals by structure (models.fused.group_by_structure) and trains each group as one
-stacked model, the groups spread over the same two threads, one torch thread each.
+Three paths over the same proposals, each trial scored as the search scores it
+(models.trial: validation accuracy of its best-validation weights):
+- ``separate`` (today's default): each trial its own BNSoftmaxClassifier fit through
+  ``make_train_fn``, two at a time on a thread pool with one torch thread each (what
+  flows/running.py does on a 2-core machine: parallel_trials = min(cores, 8),
+  threads_per_trial = cores // that; a plain ThreadPoolExecutor stands in for Prefect's
+  ThreadPoolTaskRunner, which runs tasks on one);
+- ``fused`` (``search.fused: true``): ``make_fused_round``, the proposals grouped by structure,
+  each group one stacked model, the groups in lockstep on the same two threads;
+- ``pruned`` (``search.pruning.enabled: true`` beside it): the same with successive halving at
+  the config's default rungs; its best is the best trial that was not pruned, as the search's.
+For each path: wall time, samples per second (training rows x epochs trained, summed over
+trials) and the round's best validation accuracy; means with 95% t intervals over seeds, and
+the paired per-seed time ratios against ``separate``.
 
 Two kinds of round, each with the same proposals for both paths (paired):
 - ``as_drawn``: CoarseToFine round-1 proposals of the default space, as sampled;
@@ -13,7 +22,8 @@ Two kinds of round, each with the same proposals for both paths (paired):
   of 4 (the first proposal of each cohort lends its own to the other 3), so a round is 2 groups
   whose widths are padded to the widest;
 - ``cohort_width``: as ``cohort``, hidden_units drawn once per cohort too (no padding).
-Repeats use search seeds 0, 1, ...; medians over repeats and the median of the paired ratios.
+Repeats use search seeds 0, 1, ...; ``as_drawn`` runs all three paths over ``--repeats`` seeds
+(20 by default), the cohort rounds ``separate`` against ``fused`` over ``--cohort-repeats``.
 
 Run: .venv/bin/python bench/search_speed.py [--repeats N] [--datasets NAME ...] [--out PATH]
      ->  bench/results/search_speed.json
@@ -23,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -34,6 +45,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import stats
 
 from data import (
     DatasetSpec,
@@ -44,9 +56,11 @@ from data import (
     sample_path,
     time_split,
 )
-from models import BNSoftmaxClassifier, CoarseToFine, SearchSpace
-from models.fused import group_by_structure, train_fused
-from models.trial import estimator_settings
+from models import CoarseToFine, SearchSpace
+from models.fused import group_by_structure
+from models.search.pruning import SuccessiveHalving
+from models.search.trials import TRIAL_STATUSES, best_trial
+from models.trial import estimator_settings, make_train_fn, train_round_fused
 
 RESULTS = Path(__file__).parent / "results" / "search_speed.json"
 # seattle-weather: a year of days (a retune's window there); rainfall: its newest 6,000 rows.
@@ -61,6 +75,7 @@ TRIALS, WORKERS, COHORT = 8, 2, 4
 COHORTS = {"cohort": ("n_layers", "batch_size"), "cohort_width": ("n_layers", "batch_size",
                                                                  "hidden_units")}  # fmt: skip
 TARGETS = {"seattle-weather": 3.0, "rainfall": 1.5}
+PRUNER = SuccessiveHalving()  # search.pruning's defaults (flows/config.py)
 
 
 def prepare(name: str) -> dict[str, NDArray[Any]]:
@@ -80,103 +95,131 @@ def prepare(name: str) -> dict[str, NDArray[Any]]:
     return arrays
 
 
-def round_settings(seed: int, shared: Sequence[str]) -> list[dict[str, Any]]:
-    """Round 1's 8 trials as estimator settings, the ``shared`` ones drawn once per cohort."""
+def round_trials(seed: int, shared: Sequence[str]) -> list[tuple[dict[str, Any], int]]:
+    """Round 1's 8 (params, seed) trials, the ``shared`` params drawn once per cohort."""
     proposals = CoarseToFine(SearchSpace.default(), trials_per_round=TRIALS, seed=seed).propose([])
     params = [dict(p.params) for p in proposals]
     for i, p in enumerate(params):
         p.update({k: params[i - i % COHORT][k] for k in shared})
-    return [
-        estimator_settings(FIXED, p, q.seed, n_threads=1)
-        for p, q in zip(params, proposals, strict=True)
-    ]
+    return [(p, q.seed) for p, q in zip(params, proposals, strict=True)]
 
 
-def separate(settings: Sequence[Mapping[str, Any]], d: Mapping[str, Any]) -> list[Any]:
-    def fit(s: Mapping[str, Any]) -> BNSoftmaxClassifier:
-        return BNSoftmaxClassifier(**s).fit(
-            d["X_train"], d["y_train"], eval_set=(d["X_val"], d["y_val"])
-        )
-
+def separate(trials: Sequence[tuple[dict[str, Any], int]], d: Mapping[str, Any]) -> list[Any]:
+    train_fn = make_train_fn(*_arrays(d), fixed_params=FIXED, n_threads=1)
     with ThreadPoolExecutor(WORKERS) as pool:
-        return list(pool.map(fit, settings))
+        return list(pool.map(lambda trial: train_fn(*trial), trials))
 
 
-def fused(settings: Sequence[Mapping[str, Any]], d: Mapping[str, Any]) -> list[Any]:
-    groups = group_by_structure(settings)
-
-    def fit(group: list[int]) -> list[BNSoftmaxClassifier]:
-        chosen = [settings[i] for i in group]
-        return train_fused(chosen, d["X_train"], d["y_train"], d["X_val"], d["y_val"])
-
-    models: list[Any] = [None] * len(settings)
-    # Largest groups first, so the two threads finish close together.
-    order = sorted(groups, key=len, reverse=True)
-    with ThreadPoolExecutor(WORKERS) as pool:
-        for group, fitted in zip(order, pool.map(fit, order), strict=True):
-            for i, model in zip(group, fitted, strict=True):
-                models[i] = model
-    return models
+def fused(
+    trials: Sequence[tuple[dict[str, Any], int]],
+    d: Mapping[str, Any],
+    pruner: SuccessiveHalving | None = None,
+) -> list[Any]:
+    return train_round_fused(
+        trials, *_arrays(d), fixed_params=FIXED, n_threads=1, pruner=pruner, workers=WORKERS
+    )
 
 
-def timed(fn: Any, settings: Sequence[Mapping[str, Any]], d: Mapping[str, Any]) -> dict[str, Any]:
+def pruned(trials: Sequence[tuple[dict[str, Any], int]], d: Mapping[str, Any]) -> list[Any]:
+    return fused(trials, d, PRUNER)
+
+
+def _arrays(d: Mapping[str, Any]) -> tuple[Any, ...]:
+    return d["X_train"], d["y_train"], d["X_val"], d["y_val"]
+
+
+PATHS = {"separate": separate, "fused": fused, "pruned": pruned}
+
+
+def timed(fn: Any, trials: Any, d: Mapping[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
-    models = fn(settings, d)
+    results = fn(trials, d)
     seconds = time.perf_counter() - started
-    samples = sum(len(d["y_train"]) * m.n_epochs_ for m in models)
-    return {"seconds": seconds, "samples_per_s": samples / seconds, "models": models}
-
-
-def one_repeat(d: Mapping[str, Any], seed: int, shared: Sequence[str]) -> dict[str, Any]:
-    settings = round_settings(seed, shared)
-    # Alternate which path goes first, so drift in the shared machine's load hits both alike.
-    paths = [("separate", separate), ("fused", fused)]
-    runs = dict((name, timed(fn, settings, d)) for name, fn in (paths[::-1] if seed % 2 else paths))
-    agree = [
-        (a.n_epochs_ == b.n_epochs_, a.status_ == b.status_,
-         float(np.abs(a.predict_proba(d["X_val"]) - b.predict_proba(d["X_val"])).max()))
-        for a, b in zip(runs["separate"]["models"], runs["fused"]["models"], strict=True)
-    ]  # fmt: skip
+    epochs = sum(len(r.curves.get("train_loss", ())) for r in results)
     return {
-        "seed": seed,
-        "group_sizes": sorted((len(g) for g in group_by_structure(settings)), reverse=True),
-        "separate_s": runs["separate"]["seconds"],
-        "fused_s": runs["fused"]["seconds"],
-        "separate_samples_per_s": runs["separate"]["samples_per_s"],
-        "fused_samples_per_s": runs["fused"]["samples_per_s"],
-        "ratio_separate_over_fused": runs["separate"]["seconds"] / runs["fused"]["seconds"],
-        "same_epochs_and_status": all(e and s for e, s, _ in agree),
-        "max_abs_proba_diff": max(p for _, _, p in agree),
+        "seconds": seconds,
+        "samples_per_s": len(d["y_train"]) * epochs / seconds,
+        "epochs": epochs,
+        "best_val_accuracy": best_trial(results).metrics["val_accuracy"],
+        "statuses": {s: sum(r.status == s for r in results) for s in TRIAL_STATUSES},
     }
 
 
-def summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    def med(key: str) -> float:
-        return statistics.median(r[key] for r in rows)
+def one_repeat(
+    d: Mapping[str, Any], seed: int, shared: Sequence[str], paths: Sequence[str]
+) -> dict[str, Any]:
+    trials = round_trials(seed, shared)
+    # Rotate which path goes first, so drift in the shared machine's load hits all alike.
+    order = list(paths[seed % len(paths) :]) + list(paths[: seed % len(paths)])
+    runs = {name: timed(PATHS[name], trials, d) for name in order}
+    settings = [estimator_settings(FIXED, params, s, n_threads=1) for params, s in trials]
+    row: dict[str, Any] = {
+        "seed": seed,
+        "group_sizes": sorted((len(g) for g in group_by_structure(settings)), reverse=True),
+    }
+    for name in paths:
+        row[name] = runs[name]
+        if name != "separate":
+            row[f"ratio_separate_over_{name}"] = runs["separate"]["seconds"] / runs[name]["seconds"]
+    return row
 
+
+def interval(values: Sequence[float]) -> dict[str, float]:
+    """Mean with a 95% t interval."""
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return {"mean": mean, "low": math.nan, "high": math.nan}
+    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
+    return {"mean": mean, "low": mean - half, "high": mean + half}
+
+
+def summary(rows: Sequence[Mapping[str, Any]], paths: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"group_sizes": [r["group_sizes"] for r in rows]}
+    for name in paths:
+        out[name] = {
+            "seconds_median": statistics.median(r[name]["seconds"] for r in rows),
+            "samples_per_s_median": statistics.median(r[name]["samples_per_s"] for r in rows),
+            "epochs_median": statistics.median(r[name]["epochs"] for r in rows),
+            "best_val_accuracy": interval([r[name]["best_val_accuracy"] for r in rows]),
+        }
+        if name != "separate":
+            ratios = [r[f"ratio_separate_over_{name}"] for r in rows]
+            out[name]["paired_ratio_median"] = statistics.median(ratios)
+            out[name]["paired_ratios"] = ratios
+    out["repeats"] = rows
+    return out
+
+
+def verdicts(entry: Mapping[str, Any], target: float) -> dict[str, Any]:
+    drawn = entry["as_drawn"]
+    today, cut = drawn["separate"], drawn["pruned"]
     return {
-        "separate_s_median": med("separate_s"),
-        "fused_s_median": med("fused_s"),
-        "separate_samples_per_s_median": med("separate_samples_per_s"),
-        "fused_samples_per_s_median": med("fused_samples_per_s"),
-        "paired_ratio_median": med("ratio_separate_over_fused"),
-        "paired_ratios": [r["ratio_separate_over_fused"] for r in rows],
-        "group_sizes": [r["group_sizes"] for r in rows],
-        "repeats": rows,
+        "fused_speed_target": target,
+        "fused_speed_met": drawn["fused"]["paired_ratio_median"] >= target,
+        "fused_speed_met_cohort_width": entry["cohort_width"]["fused"]["paired_ratio_median"]
+        >= target,
+        "pruned_accuracy_within_today_s_interval": bool(
+            cut["best_val_accuracy"]["mean"] >= today["best_val_accuracy"]["low"]
+        ),
+        "pruned_time_at_most_half_of_today_s": cut["seconds_median"]
+        <= 0.5 * today["seconds_median"],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--cohort-repeats", type=int, default=5)
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     report: dict[str, Any] = {
         "benchmark": "search_speed",
         "round": f"CoarseToFine round 1, {TRIALS} trials, default space, fixed {FIXED}",
-        "separate": f"{WORKERS} threads x 1 torch thread, one BNSoftmaxClassifier.fit per trial",
-        "fused": f"structure groups over {WORKERS} threads x 1 torch thread, train_fused",
+        "separate": f"{WORKERS} threads x 1 torch thread, one make_train_fn fit per trial",
+        "fused": f"make_fused_round: structure groups in lockstep on {WORKERS} threads x 1",
+        "pruned": f"fused with successive halving, min_epochs {PRUNER.min_epochs}, "
+        f"eta {PRUNER.reduction_factor} (search.pruning's defaults)",
         "cohorts": {
             name: f"{shared} drawn once per cohort of {COHORT}" for name, shared in COHORTS.items()
         },
@@ -187,22 +230,22 @@ def main() -> None:
     for name in args.datasets:
         d = prepare(name)
         entry: dict[str, Any] = {"train_rows": len(d["y_train"]), "val_rows": len(d["y_val"])}
-        one_repeat(d, 99, ())  # warm-up: torch's first calls cost seconds, not the paths
-        for variant, shared in (("as_drawn", ()), *COHORTS.items()):
-            rows = [one_repeat(d, seed, shared) for seed in range(args.repeats)]
-            entry[variant] = summary(rows)
-            s = entry[variant]
-            print(
-                f"{name:16s} {variant:9s} separate {s['separate_s_median']:6.2f}s  fused "
-                f"{s['fused_s_median']:6.2f}s  paired ratio {s['paired_ratio_median']:.2f}  "
-                f"groups {s['group_sizes']}",
-                flush=True,
+        one_repeat(d, 99, (), list(PATHS))  # warm-up: torch's first calls cost seconds
+        plans = [("as_drawn", (), list(PATHS), args.repeats)]
+        plans += [
+            (v, shared, ["separate", "fused"], args.cohort_repeats) for v, shared in COHORTS.items()
+        ]
+        for variant, shared, paths, repeats in plans:
+            rows = [one_repeat(d, seed, shared, paths) for seed in range(repeats)]
+            entry[variant] = summary(rows, paths)
+            line = "  ".join(
+                f"{p} {entry[variant][p]['seconds_median']:6.2f}s "
+                f"acc {entry[variant][p]['best_val_accuracy']['mean']:.3f}"
+                for p in paths
             )
-        entry["target_ratio"] = TARGETS[name]
-        entry["target_met_as_drawn"] = entry["as_drawn"]["paired_ratio_median"] >= TARGETS[name]
-        for variant in COHORTS:
-            met = entry[variant]["paired_ratio_median"] >= TARGETS[name]
-            entry[f"target_met_{variant}"] = met
+            print(f"{name:16s} {variant:12s} {line}", flush=True)
+        entry["verdicts"] = verdicts(entry, TARGETS[name])
+        print(f"{name:16s} {entry['verdicts']}", flush=True)
         report["datasets"][name] = entry
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

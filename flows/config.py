@@ -171,7 +171,7 @@ class SearchConfig(_Section):
 
     @model_validator(mode="after")
     def _pruning_needs_fused_rounds(self) -> SearchConfig:
-        # Trials compare at a rung only when they trained in lockstep: a fused round.
+        # Trials compare at a rung only when they meet there: inside one fused round.
         if self.pruning.enabled and not self.fused and self.strategy == "caviar":
             raise ValueError(
                 "pruning.enabled needs search.fused: true (trials are compared epoch by epoch "

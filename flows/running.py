@@ -116,9 +116,13 @@ def run_caviar(
                 done[proposal.index] = logger(proposal, future.result())
             return [done[p.index] for p in proposals]
 
-        # One task trains a fused round, so its torch threads get every core.
+        # One task trains a fused round: its structure groups share the cores as trials do.
         fused = make_fused_round(
-            *arrays, fixed_params=plan.fixed, n_threads=os.cpu_count() or 1, pruner=plan.pruner
+            *arrays,
+            fixed_params=plan.fixed,
+            n_threads=threads_per_trial(config),
+            pruner=plan.pruner,
+            workers=parallel_trials(config),
         )
 
         def fused_round(fn: TrainFn, proposals: Sequence[Proposal]) -> list[TrialResult]:

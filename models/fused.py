@@ -14,9 +14,9 @@ momentum and torch thread count agree (the step loop is common to them). Hidden 
 narrower models are padded to the widest with inert padding, because ``hidden_units`` is drawn
 from 16 to 256 and equal widths almost never meet in a round.
 
-The groups of a round train in lockstep, one epoch each in turn, so that at every epoch all the
-round's live trials have trained equally long: successive halving (``models.search.pruning``)
-compares them there and stops the weak ones, status ``ok``, stop reason ``pruned``.
+The groups of a round train side by side and meet at each successive-halving rung
+(``models.search.pruning``): there all the round's live trials have trained equally long, are
+compared, and the weak ones stop, status ``ok``, stop reason ``pruned``.
 
 The result per trial is what ``BNSoftmaxClassifier.fit`` leaves: a fitted classifier with its
 history, status, stop reason, epochs and best-validation weights, so ``models.trial`` builds
@@ -25,9 +25,12 @@ the same ``TrialResult`` from it.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import torch
@@ -65,17 +68,24 @@ def train_fused(
     y_val: ArrayLike,
     *,
     pruner: SuccessiveHalving | None = None,
+    workers: int = 1,
 ) -> list[BNSoftmaxClassifier]:
     """Fit one BNSoftmaxClassifier per settings, stacking those that share a structure.
 
     Without a ``pruner`` each comes back as ``BNSoftmaxClassifier(**settings).fit(X_train,
     y_train, eval_set=(X_val, y_val))`` would leave it. ``train_seconds_`` is the group's wall
-    time divided among its models.
+    time divided among its models. ``workers`` threads train the groups side by side.
     """
     models = [BNSoftmaxClassifier(**s) for s in settings_list]
-    trainers = [m.start_training(X_train, y_train, eval_set=(X_val, y_val)) for m in models]
     groups = group_by_structure(settings_list)
-    seconds = train_round([[trainers[i] for i in group] for group in groups], pruner=pruner)
+    with threads(workers) as map_:
+
+        def start(model: BNSoftmaxClassifier) -> Trainer:
+            return model.start_training(X_train, y_train, eval_set=(X_val, y_val))
+
+        trainers = list(map_(start, models))  # the untrained-loss probes, side by side too
+        grouped = [[trainers[i] for i in group] for group in groups]
+        seconds = _train_groups([_group_run(g) for g in grouped], pruner, map_)
     for group, spent in zip(groups, seconds, strict=True):
         for i in group:
             models[i].finish_training(trainers[i], spent / len(group))
@@ -88,22 +98,58 @@ def train_stacked(trainers: Sequence[Trainer]) -> None:
 
 
 def train_round(
-    groups: Sequence[Sequence[Trainer]], *, pruner: SuccessiveHalving | None = None
+    groups: Sequence[Sequence[Trainer]],
+    *,
+    pruner: SuccessiveHalving | None = None,
+    workers: int = 1,
 ) -> list[float]:
-    """Train groups of fresh Trainers in lockstep, pruning at the rungs; seconds per group."""
-    runs = [_group_run(group) for group in groups]
+    """Train groups of fresh Trainers, pruning at the rungs; seconds per group.
+
+    Groups train independently between rungs, on ``workers`` threads (torch releases the GIL
+    in its kernels), the largest first; at a rung every group has stopped at that epoch, so
+    successive halving sees the whole round. Without a pruner each group trains to its end.
+    """
+    with threads(workers) as map_:
+        return _train_groups([_group_run(group) for group in groups], pruner, map_)
+
+
+@contextmanager
+def threads(workers: int) -> Iterator[Callable[..., Iterator[Any]]]:
+    """A ``map`` over ``workers`` threads (the builtin one for a single worker)."""
+    if workers <= 1:
+        yield map
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        yield pool.map
+
+
+def _train_groups(
+    runs: Sequence[_Run], pruner: SuccessiveHalving | None, map_: Callable[..., Iterator[Any]]
+) -> list[float]:
     spent = [0.0] * len(runs)
     epoch = 0
     while any(run.alive for run in runs):
-        epoch += 1
-        for k, run in enumerate(runs):
-            if run.alive:
-                started = time.perf_counter()
-                run.epoch()
-                spent[k] += time.perf_counter() - started
-        if pruner is not None and pruner.is_rung(epoch):
+        epoch = pruner.next_rung(epoch) if pruner is not None else _NO_RUNG
+        live = sorted(
+            (run for run in runs if run.alive), key=lambda run: len(run.alive), reverse=True
+        )
+        stretch = functools.partial(_timed_stretch, until=epoch)
+        for run, took in zip(live, map_(stretch, live), strict=True):
+            spent[list(runs).index(run)] += took
+        if pruner is not None:
             _prune(runs, pruner, epoch)
     return spent
+
+
+_NO_RUNG = 2**62  # train to the end: every run stops by its own max_epochs first
+
+
+def _timed_stretch(run: _Run, until: int) -> float:
+    """Train ``run`` until its trainers reach epoch ``until`` or stop; the seconds it took."""
+    started = time.perf_counter()
+    while run.alive and run.alive[0].epoch < until:
+        run.epoch()
+    return time.perf_counter() - started
 
 
 class _Run(Protocol):
@@ -142,7 +188,7 @@ def _prune(runs: Sequence[_Run], pruner: SuccessiveHalving, epoch: int) -> None:
 
 
 class _Solo:
-    """A group of one trains as its own Trainer does, one epoch per lockstep turn."""
+    """A group of one trains as its own Trainer does, one epoch at a time."""
 
     def __init__(self, trainer: Trainer) -> None:
         self.alive = [trainer]

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from sklearn.metrics import accuracy_score, log_loss
 
 from models.estimator import BNSoftmaxClassifier
-from models.fused import train_fused
+from models.fused import threads, train_fused
 from models.search.driver import TrainFn, failed_trial
 from models.search.pruning import SuccessiveHalving
 from models.search.trials import Proposal, TrialResult
@@ -90,6 +90,7 @@ def train_round_fused(
     fixed_params: Mapping[str, Any] | None = None,
     n_threads: int | None = None,
     pruner: SuccessiveHalving | None = None,
+    workers: int = 1,
 ) -> list[TrialResult]:
     """A round's ``(params, seed)`` trials as ``make_train_fn`` would train them one by one,
     the trials that share a structure stacked (models.fused), the weak ones stopped at the
@@ -99,19 +100,24 @@ def train_round_fused(
     extra = {} if n_threads is None else {"n_threads": n_threads}
     settings = [estimator_settings(fixed, params, seed, **extra) for params, seed in trials]
     try:
-        models = train_fused(settings, X_train, y_train, X_val, y_val, pruner=pruner)
+        models = train_fused(
+            settings, X_train, y_train, X_val, y_val, pruner=pruner, workers=workers
+        )
     except Exception:
         train_fn = make_train_fn(
             X_train, y_train, X_val, y_val, fixed_params=fixed, n_threads=n_threads
         )
         return [train_fn(params, seed) for params, seed in trials]
-    results = []
-    for (params, seed), s, model in zip(trials, settings, models, strict=True):
+
+    def score(trial: tuple[tuple[Mapping[str, Any], int], Mapping[str, Any], Any]) -> TrialResult:
+        (params, seed), recorded, model = trial
         result = trial_from_classifier(
             model, X_val, y_val, params=params, seed=seed, seconds=model.train_seconds_
         )
-        results.append(dataclasses.replace(result, settings=_recorded(s)))
-    return results
+        return dataclasses.replace(result, settings=_recorded(recorded))
+
+    with threads(workers) as map_:
+        return list(map_(score, zip(trials, settings, models, strict=True)))
 
 
 RoundFn = Callable[[Sequence[Proposal]], list[TrialResult]]
@@ -126,11 +132,13 @@ def make_fused_round(
     fixed_params: Mapping[str, Any] | None = None,
     n_threads: int | None = None,
     pruner: SuccessiveHalving | None = None,
+    workers: int = 1,
 ) -> RoundFn:
     """A round trainer for fused search rounds: proposals in, their stamped results out.
 
     The fused counterpart of ``make_train_fn``: one call trains the whole round in one
-    process (a round is the unit that stacks and that successive halving compares).
+    process (a round is the unit that stacks and that successive halving compares), its
+    structure groups on ``workers`` threads of ``n_threads`` torch threads each.
     """
 
     def train_round(proposals: Sequence[Proposal]) -> list[TrialResult]:
@@ -143,6 +151,7 @@ def make_fused_round(
             fixed_params=fixed_params,
             n_threads=n_threads,
             pruner=pruner,
+            workers=workers,
         )
         return [p.stamp(r) for p, r in zip(proposals, results, strict=True)]
 

@@ -57,7 +57,7 @@ class SearchPlan:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.pruner is not None and not self.fused and self.strategy == "caviar":
-            raise ValueError("pruning needs fused rounds: trials compare in lockstep")
+            raise ValueError("pruning needs fused rounds: trials meet at the rungs there")
         object.__setattr__(self, "fixed", MappingProxyType(dict(self.fixed)))
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -1,6 +1,6 @@
 """Successive halving across a round: at each rung, only the round's best trials train on.
 
-A round's trials train in lockstep (models.fused), so at rung epoch r every trial still training
+A round's trials meet at each rung (models.fused), so at rung epoch r every trial still training
 has trained exactly r epochs and they compare fairly. The rungs are ``min_epochs * eta**k``;
 at each, the trials still training are ranked by what they would score if they stopped there
 (validation accuracy at their lowest validation loss so far, ties broken by that loss) and all
@@ -34,10 +34,14 @@ class SuccessiveHalving:
 
     def is_rung(self, epoch: int) -> bool:
         """Whether trials are compared after ``epoch`` epochs."""
+        return epoch >= self.min_epochs and self.next_rung(epoch - 1) == epoch
+
+    def next_rung(self, epoch: int) -> int:
+        """The first rung after ``epoch`` epochs."""
         rung = self.min_epochs
-        while rung < epoch:
+        while rung <= epoch:
             rung *= self.reduction_factor
-        return rung == epoch
+        return rung
 
     def keep_count(self, n: int) -> int:
         """How many of ``n`` trials at a rung train on: the top ``ceil(n / eta)``, at least one."""
