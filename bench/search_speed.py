@@ -225,6 +225,7 @@ def main() -> None:
         },
         "warm_up": "one untimed round of each path per dataset first (torch's first calls)",
         "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count()},
+        "load_average_at_start": os.getloadavg(),
         "datasets": {},
     }
     for name in args.datasets:
@@ -247,6 +248,7 @@ def main() -> None:
         entry["verdicts"] = verdicts(entry, TARGETS[name])
         print(f"{name:16s} {entry['verdicts']}", flush=True)
         report["datasets"][name] = entry
+    report["load_average_at_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from models.search.caviar import CoarseToFine
 from models.search.driver import SearchOutcome, TrainFn, run_search
 from models.search.plan import SearchPlan
 from models.search.trials import Proposal, TrialResult, trial_seed
-from models.trial import make_fused_round, make_train_fn
+from models.trial import make_fused_round, make_train_fn, train_missing
 
 
 def parallel_trials(config: ProjectConfig) -> int:
@@ -126,8 +127,10 @@ def run_caviar(
         )
 
         def fused_round(fn: TrainFn, proposals: Sequence[Proposal]) -> list[TrialResult]:
+            # A resumed round trains beside its logged trials again: pruning ranks it whole.
+            whole = partial(train_missing, fused, completed=completed)
             future = runner.submit(
-                tasks.train_round, {"train_round": fused, "proposals": list(proposals)}
+                tasks.train_round, {"train_round": whole, "proposals": list(proposals)}
             )
             results = future.result()
             return [logger(p, r) for p, r in zip(proposals, results, strict=True)]

@@ -158,6 +158,27 @@ def make_fused_round(
     return train_round
 
 
+def train_missing(
+    train_round: RoundFn, proposals: Sequence[Proposal], completed: Mapping[int, TrialResult]
+) -> list[TrialResult]:
+    """The results of ``proposals`` as their whole round gives them, on resuming a round.
+
+    A killed search may have logged part of a round. Successive halving ranks a round whole,
+    so the missing trials are trained beside their logged peers again (rebuilt from their
+    records), as the uninterrupted round trained them; only the missing results are kept.
+    """
+    wanted = {p.index for p in proposals}
+    rounds = {p.round for p in proposals}
+    peers = [
+        Proposal(r.index, r.round, r.params, r.seed)
+        for r in completed.values()
+        if r.round in rounds and r.index not in wanted
+    ]
+    whole = sorted([*proposals, *peers], key=lambda p: p.index)
+    trained = {r.index: r for r in train_round(whole)}
+    return [trained[p.index] for p in proposals]
+
+
 def trial_from_classifier(
     model: BNSoftmaxClassifier,
     X_val: ArrayLike,

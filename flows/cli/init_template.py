@@ -57,6 +57,9 @@ search:
   #                          # LogOneMinus(0.8, 0.999), n_layers IntUniform(1, 4), hidden_units
   #                          # IntUniform(16, 256), batch_size PowerOfTwo(16, 512)
   panda: {{segments: 6, epochs_per_segment: 5}}   # add schedule: [0.01, 0.003, ...] to steer
+  fused: false               # true: a round's trials of one structure train as one stacked model
+  pruning: {{enabled: false, min_epochs: 4, reduction_factor: 3}}  # needs fused: at epochs 4,
+                             # 12, 36, ... only the round's top 1/3 train on; the rest: pruned
 
 drift:
   alpha: 0.05                # after multiple-testing correction

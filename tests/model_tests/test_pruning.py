@@ -8,14 +8,15 @@ its unpruned twin up to the epoch it stopped at, survivors are their twins to th
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 
 from models.fused import train_round
 from models.search.pruning import SuccessiveHalving
-from models.search.trials import Proposal, trial_seed
-from models.trial import make_fused_round, make_train_fn, train_round_fused
+from models.search.trials import Proposal, TrialResult, trial_seed
+from models.trial import make_fused_round, make_train_fn, train_missing, train_round_fused
 from tests.model_tests.test_fused import TOL, XV, YV, X, Y, _settings, _trainers
 
 
@@ -123,3 +124,30 @@ def test_without_a_pruner_a_fused_round_is_the_trials_trained_alone() -> None:
         alone = train_fn(dict(p.params), p.seed)
         assert (r.index, r.round, r.status) == (p.index, 0, alone.status)
         np.testing.assert_allclose(r.curves["val_loss"], alone.curves["val_loss"], atol=TOL)
+
+
+def test_a_resumed_round_trains_its_missing_trials_as_the_whole_round_did() -> None:
+    fixed = {"n_layers": 1, "batch_size": 32, "max_epochs": 8, "patience": None}
+    rates = [3e-2, 1e-4, 1e-2, 3e-5, 5e-3, 2e-2]
+    proposals = [
+        Proposal(index=i, round=1, params={"learning_rate": lr, "hidden_units": 16 + 4 * i},
+                 seed=trial_seed(0, i))
+        for i, lr in enumerate(rates)
+    ]  # fmt: skip
+    round_fn = make_fused_round(
+        X, Y, XV, YV, fixed_params=fixed, n_threads=1, pruner=SuccessiveHalving(2, 3)
+    )
+    whole = round_fn(proposals)
+    logged = {r.index: r for r in whole[:3]}  # killed after logging half the round
+    resumed = train_missing(round_fn, proposals[3:], logged)
+    assert [_untimed(r) for r in resumed] == [_untimed(r) for r in whole[3:]]
+    alone = round_fn(proposals[3:])  # without its peers the rung ranks another field
+    assert [_untimed(r) for r in alone] != [_untimed(r) for r in whole[3:]]
+
+
+def _untimed(result: TrialResult) -> dict[str, Any]:
+    """A result's record without its clock readings."""
+    record = result.to_dict()
+    record.pop("duration_s")
+    record["metrics"].pop("train_seconds")
+    return record
