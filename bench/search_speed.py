@@ -201,8 +201,9 @@ def verdicts(entry: Mapping[str, Any], target: float) -> dict[str, Any]:
         "pruned_accuracy_within_today_s_interval": bool(
             cut["best_val_accuracy"]["mean"] >= today["best_val_accuracy"]["low"]
         ),
-        "pruned_time_at_most_half_of_today_s": cut["seconds_median"]
-        <= 0.5 * today["seconds_median"],
+        # Half the time: the median of the per-seed paired ratios, today's over pruned, >= 2.
+        "pruned_time_at_most_half_of_today_s": cut["paired_ratio_median"] >= 2.0,
+        "pruned_median_seconds_over_today_s": cut["seconds_median"] / today["seconds_median"],
     }
 
 

@@ -52,11 +52,27 @@ def structure_key(settings: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(merged[name] for name in STRUCTURE)
 
 
-def group_by_structure(settings_list: Sequence[Mapping[str, Any]]) -> list[list[int]]:
-    """Indices of ``settings_list`` grouped by ``structure_key``, in order of first appearance."""
+# Stacking pays where a step is overhead-bound, not compute-bound. Measured on seattle-weather
+# (2 cores, 1 torch thread, batch 32; bench notes in the README): 2 to 8 nets of 2 x 64 units
+# trained 1.7x to 4.2x faster stacked, 2 x 160 1.2x to 1.4x, while 3 x 200 ran 0.5x to 1.0x: a
+# wide net's step is a real matmul, and the stacked optimizer's passes over K x P values cost
+# more than torch's fused Adam kernel on each. Deeper-times-wider than this trains alone.
+STACK_MAX_UNITS = 384  # n_layers x hidden_units
+
+
+def group_by_structure(
+    settings_list: Sequence[Mapping[str, Any]], *, max_units: int | None = STACK_MAX_UNITS
+) -> list[list[int]]:
+    """Indices of ``settings_list`` grouped by ``structure_key``, in order of first appearance.
+
+    A trial with more than ``max_units`` (n_layers x hidden_units) is a group of its own.
+    """
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, settings in enumerate(settings_list):
-        groups.setdefault(structure_key(settings), []).append(i)
+        merged = BNSoftmaxClassifier(**settings).get_params()
+        wide = max_units is not None and merged["n_layers"] * merged["hidden_units"] > max_units
+        key = ("alone", i) if wide else structure_key(settings)
+        groups.setdefault(key, []).append(i)
     return list(groups.values())
 
 

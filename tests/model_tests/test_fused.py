@@ -161,6 +161,9 @@ def test_groups_share_depth_batch_size_and_optimizer() -> None:
     settings = [base, {**base, "hidden_units": 64}, {**base, "batch_size": 64}, base]
     settings.append({**base, "optimizer": "sgd"})
     assert group_by_structure(settings) == [[0, 1, 3], [2], [4]]
+    wide = [base, {**base, "hidden_units": 200}, {**base, "hidden_units": 192}]  # 2 x 200 > 384
+    assert group_by_structure(wide) == [[0, 2], [1]]
+    assert group_by_structure(wide, max_units=None) == [[0, 1, 2]]
 
 
 def test_a_fused_round_records_the_trials_make_train_fn_records() -> None:
