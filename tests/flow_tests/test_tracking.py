@@ -124,6 +124,39 @@ def test_a_crashed_half_logged_trial_is_replaced(
     assert client.get_run(stale).info.lifecycle_stage == "deleted"
 
 
+def test_a_fresh_search_retrying_an_interrupted_trial_keeps_one_run(
+    module_store: Store,
+) -> None:
+    """A fresh search skips the lookup before the create; what an interrupted attempt left goes."""
+    client = module_store.client
+    parent = new_search(module_store)
+    experiment_id = module_store.experiment_id("search")
+    tags = {"mlflow.parentRunId": parent, "trial_key": trial_key(parent, 2), "trial_index": "2"}
+    stale = client.create_run(experiment_id, tags=tags).info.run_id  # the first try, cut off
+    logged = log_trial(
+        client, parent, 2, make_trial(2, index=2), experiment_id=experiment_id, fresh_search=True
+    )
+    assert logged != stale
+    assert [r.info.run_id for r in children(client, parent)] == [logged]
+    assert client.get_run(stale).info.lifecycle_stage == "deleted"
+    assert find_logged_trials(client, parent) == {2: make_trial(2, index=2)}
+
+
+def test_a_fresh_search_logging_a_finished_trial_again_keeps_the_first_run(
+    module_store: Store,
+) -> None:
+    """A retried task whose first try finished: the second run is deleted, the first returned."""
+    client = module_store.client
+    parent = new_search(module_store)
+    experiment_id = module_store.experiment_id("search")
+    first = log_trial(client, parent, 4, make_trial(4), fresh_search=True)
+    again = log_trial(
+        client, parent, 4, make_trial(4), experiment_id=experiment_id, fresh_search=True
+    )
+    assert again == first
+    assert [r.info.run_id for r in children(client, parent)] == [first]
+
+
 def test_diverged_trial_is_failed_with_its_reason(
     module_store: Store,
 ) -> None:
