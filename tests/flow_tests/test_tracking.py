@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 
 from data.lineage import frame_sha256
 from flows.store.handle import Store
+from flows.store.searches import record_window
 from flows.store.tracking import (
     TrackingConfig,
     all_runs,
@@ -30,6 +31,7 @@ from flows.store.tracking import (
     trial_key,
 )
 from models.search.trials import TrialResult
+from models.window_choice import WindowChoice
 
 SPACE = {"learning_rate": {"type": "LogUniform", "low": 1e-4, "high": 1.0}}
 
@@ -232,6 +234,19 @@ def test_search_run_tags_space_and_datasets(module_store: Store, tmp_path: Path)
     assert json.loads(Path(path).read_text()) == SPACE
     with pytest.raises(ValueError, match="trigger"):
         new_search(module_store, trigger="cron")
+
+
+def test_a_search_run_is_created_with_its_extra_tags_and_its_window_choice(
+    module_store: Store,
+) -> None:
+    client = module_store.client
+    run_id = new_search(module_store, extra_tags={"search_key": "k" * 32, "window_batches": "[]"})
+    record_window(client, run_id, WindowChoice(periods=2, accuracy={1: 0.61234, 2: 0.7}))
+    tags = client.get_run(run_id).data.tags
+    assert (tags["search_key"], tags["window_batches"]) == ("k" * 32, "[]")
+    assert tags["driftune.kind"] == "search"  # the extra tags join the lineage tags
+    assert tags["window_periods"] == "2"
+    assert json.loads(tags["window_choice"]) == {"1": 0.6123, "2": 0.7}
 
 
 def test_finish_search_run_summary_and_figures(module_store: Store, tmp_path: Path) -> None:
