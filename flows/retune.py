@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from mlflow import MlflowClient
 from prefect import flow, get_run_logger
 from pydantic import BaseModel, ConfigDict
 
@@ -56,7 +55,7 @@ def retune(request: RetuneRequest) -> RetuneOutcome:
         handle = _open_search(config, data, store, request, champion)
         if choice is not None:
             tasks.record_window(client, handle.run_id, choice)
-        results, best, searched = _search(config, data, client, handle)
+        results, best, searched = _search(config, data, store, handle)
         verdict = candidate.conclude(
             store,
             config,
@@ -135,12 +134,20 @@ def _open_search(
 def _search(
     config: ProjectConfig,
     data: TrainingData,
-    client: MlflowClient,
+    store: Store,
     handle: searches.SearchHandle,
 ) -> tuple[list[TrialResult], TrialResult, BNSoftmaxClassifier | None]:
     """Train the strategy's trials (those not yet logged); the search run stays open."""
     strategy, budget = config.search.plan.strategy, config.search.plan.budget
-    logger = running.TrialLogger(client, handle.run_id, strategy, budget)
+    client = store.client
+    logger = running.TrialLogger(
+        client,
+        handle.run_id,
+        strategy,
+        budget,
+        experiment_id=store.experiment_id("search"),
+        fresh_search=not handle.resumed,
+    )
     try:
         results, best, searched = _train(config, data, logger, handle)
     except SearchError as error:

@@ -54,15 +54,36 @@ def make_task_runner(config: ProjectConfig) -> TaskRunner[Any]:
 
 
 class TrialLogger:
-    """Logs each finished trial under the search run and tells the progress listeners."""
+    """Logs each finished trial under the search run and tells the progress listeners.
 
-    def __init__(self, client: MlflowClient, search_run_id: str, strategy: str, budget: int):
+    ``experiment_id`` is the search run's experiment; ``fresh_search`` says this retune opened
+    the search run (it resumed none), so no trial of it can be logged already
+    (``flows.store.trials.log_trial`` then skips its lookup before each create).
+    """
+
+    def __init__(
+        self,
+        client: MlflowClient,
+        search_run_id: str,
+        strategy: str,
+        budget: int,
+        *,
+        experiment_id: str | None = None,
+        fresh_search: bool = False,
+    ):
         self.client, self.search_run_id, self.strategy = client, search_run_id, strategy
         self.budget, self.finished = budget, 0
+        self.experiment_id, self.fresh_search = experiment_id, fresh_search
 
     def __call__(self, proposal: Proposal, result: TrialResult) -> TrialResult:
         tasks.log_trial(
-            self.client, self.search_run_id, result.index, result, strategy=self.strategy
+            self.client,
+            self.search_run_id,
+            result.index,
+            result,
+            strategy=self.strategy,
+            experiment_id=self.experiment_id,
+            fresh_search=self.fresh_search,
         )
         self.finished += 1
         get_run_logger().info(

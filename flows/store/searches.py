@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflow import MlflowClient
+from mlflow.entities import RunTag
 
 from data.drift.profile import ReferenceProfile
 from data.window import TrainingData
@@ -85,10 +86,12 @@ def open_search(
         space_dict=config.search.plan.space.to_dict(),
         drift_run_id=drift_run_id,
         warm_start_run_id=warm_start_run_id,
+        extra_tags={
+            "search_key": key,
+            WINDOW_TAG: json.dumps(list(data.batch_ids)),
+            WARM_START_TAG: json.dumps(initial, default=str),
+        },
     )
-    client.set_tag(run_id, "search_key", key)
-    client.set_tag(run_id, WINDOW_TAG, json.dumps(list(data.batch_ids)))
-    client.set_tag(run_id, WARM_START_TAG, json.dumps(initial, default=str))
     return SearchHandle(run_id, {}, resumed=False, initial=tuple(initial))
 
 
@@ -125,8 +128,8 @@ def champion_params(client: MlflowClient, champion: ChampionInfo | None) -> dict
 def record_window(client: MlflowClient, run_id: str, choice: WindowChoice) -> None:
     """The window length the search trained on, and why, as the search run's tags."""
     scores = {str(k): round(v, 4) for k, v in choice.accuracy.items()}
-    client.set_tag(run_id, "window_periods", str(choice.periods))
-    client.set_tag(run_id, "window_choice", json.dumps(scores))
+    tags = {"window_periods": str(choice.periods), "window_choice": json.dumps(scores)}
+    client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
 
 def log_reference_profile(client: MlflowClient, run_id: str, profile: ReferenceProfile) -> None:

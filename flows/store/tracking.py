@@ -203,8 +203,12 @@ def start_search_run(
     drift_run_id: str | None = None,
     warm_start_run_id: str | None = None,
     run_name: str | None = None,
+    extra_tags: Mapping[str, str] | None = None,
 ) -> str:
-    """Open the parent run of one search in ``<name>-search``; returns its run id."""
+    """Open the parent run of one search in ``<name>-search``; returns its run id.
+
+    ``extra_tags`` go on the run as it is created, with the lineage tags.
+    """
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {TRIGGERS}, got {trigger!r}")
     first, last = time_range if time_range is not None else (None, None)
@@ -219,6 +223,7 @@ def start_search_run(
         "time_end": "" if last is None else str(last),
         "drift_run_id": drift_run_id or "",
         "warm_start_run_id": warm_start_run_id or "",
+        **(extra_tags or {}),
     }
     client, experiment_id = store.client, store.experiment_id("search")
     name = run_name or f"search-{trigger}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -44,7 +44,14 @@ def as_trial_set(results: TrialSet | Sequence[TrialResult]) -> dict[int, TrialRe
 
 
 def log_trial(
-    client: MlflowClient, search_run_id: str, index: int, result: TrialResult, *, strategy: str = ""
+    client: MlflowClient,
+    search_run_id: str,
+    index: int,
+    result: TrialResult,
+    *,
+    strategy: str = "",
+    experiment_id: str | None = None,
+    fresh_search: bool = False,
 ) -> str:
     """Log one trial as a child run of the search; returns its run id.
 
@@ -52,15 +59,22 @@ def log_trial(
     the key still RUNNING (or KILLED) is the remains of an attempt that crashed mid-way; it is
     deleted and the trial logged afresh. Should two attempts race, the older run wins and the
     other deletes itself, so a key never keeps two runs.
+
+    ``experiment_id`` (the search run's) spares looking it up. ``fresh_search`` says the search
+    run was opened by this retune, so only this retune's own attempts can hold the key: the
+    lookup before the create is skipped, and the check after it also deletes the remains of an
+    earlier attempt (a retried task's first try) besides keeping the oldest finished run.
     """
     key = trial_key(search_run_id, index)
-    experiment_id = client.get_run(search_run_id).info.experiment_id
-    existing = _runs_with_key(client, experiment_id, key)
-    finished = [run for run in existing if run.info.status in TERMINAL]
-    if finished:
-        return str(finished[0].info.run_id)
-    for stale in existing:
-        client.delete_run(stale.info.run_id)
+    if experiment_id is None:
+        experiment_id = client.get_run(search_run_id).info.experiment_id
+    if not fresh_search:
+        existing = _runs_with_key(client, experiment_id, key)
+        finished = [run for run in existing if run.info.status in TERMINAL]
+        if finished:
+            return str(finished[0].info.run_id)
+        for stale in existing:
+            client.delete_run(stale.info.run_id)
     tags = {
         "mlflow.parentRunId": search_run_id,
         "trial_key": key,
@@ -74,11 +88,12 @@ def log_trial(
     elif not result.ok:
         tags["failure_reason"] = result.error[:5000]
     name = f"trial-{index:03d}-r{result.round}"
-    run_id = str(client.create_run(experiment_id, run_name=name, tags=tags).info.run_id)
+    run = client.create_run(experiment_id, run_name=name, tags=tags)
+    run_id = str(run.info.run_id)
     _log_contents(client, run_id, result, strategy)
     broken = result.status in ("diverged", "failed")
     client.set_terminated(run_id, "FAILED" if broken else "FINISHED")
-    return _keep_oldest(client, experiment_id, key, run_id)
+    return _keep_oldest(client, experiment_id, key, run, remove_earlier=fresh_search)
 
 
 def _log_contents(client: MlflowClient, run_id: str, result: TrialResult, strategy: str) -> None:
@@ -120,13 +135,30 @@ def _metrics(result: TrialResult) -> list[Metric]:
     return points
 
 
-def _keep_oldest(client: MlflowClient, experiment_id: str, key: str, run_id: str) -> str:
-    runs = [r for r in _runs_with_key(client, experiment_id, key) if r.info.status in TERMINAL]
-    oldest = min(runs, key=lambda r: (r.info.start_time, r.info.run_id), default=None)
+def _keep_oldest(
+    client: MlflowClient, experiment_id: str, key: str, ours: Run, *, remove_earlier: bool
+) -> str:
+    """The oldest finished run with the key: ours, or another one, and then ours is deleted.
+
+    With ``remove_earlier``, runs with the key that never finished and started before ours
+    (what an earlier, interrupted attempt of this retune left) are deleted too.
+    """
+    run_id = str(ours.info.run_id)
+    runs = _runs_with_key(client, experiment_id, key)
+    if remove_earlier:
+        for stale in runs:
+            if stale.info.status not in TERMINAL and _order(stale) < _order(ours):
+                client.delete_run(stale.info.run_id)
+    finished = [r for r in runs if r.info.status in TERMINAL]
+    oldest = min(finished, key=_order, default=None)
     if oldest is None or oldest.info.run_id == run_id:
         return run_id
     client.delete_run(run_id)
     return str(oldest.info.run_id)
+
+
+def _order(run: Run) -> tuple[int, str]:
+    return (run.info.start_time, run.info.run_id)
 
 
 def find_trial_run_id(client: MlflowClient, search_run_id: str, index: int) -> str | None:

@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 
 from data.lineage import frame_sha256
 from flows.store.handle import Store
+from flows.store.searches import record_window
 from flows.store.tracking import (
     TrackingConfig,
     all_runs,
@@ -30,6 +31,7 @@ from flows.store.tracking import (
     trial_key,
 )
 from models.search.trials import TrialResult
+from models.window_choice import WindowChoice
 
 SPACE = {"learning_rate": {"type": "LogUniform", "low": 1e-4, "high": 1.0}}
 
@@ -124,6 +126,39 @@ def test_a_crashed_half_logged_trial_is_replaced(
     assert client.get_run(stale).info.lifecycle_stage == "deleted"
 
 
+def test_a_fresh_search_retrying_an_interrupted_trial_keeps_one_run(
+    module_store: Store,
+) -> None:
+    """A fresh search skips the lookup before the create; what an interrupted attempt left goes."""
+    client = module_store.client
+    parent = new_search(module_store)
+    experiment_id = module_store.experiment_id("search")
+    tags = {"mlflow.parentRunId": parent, "trial_key": trial_key(parent, 2), "trial_index": "2"}
+    stale = client.create_run(experiment_id, tags=tags).info.run_id  # the first try, cut off
+    logged = log_trial(
+        client, parent, 2, make_trial(2, index=2), experiment_id=experiment_id, fresh_search=True
+    )
+    assert logged != stale
+    assert [r.info.run_id for r in children(client, parent)] == [logged]
+    assert client.get_run(stale).info.lifecycle_stage == "deleted"
+    assert find_logged_trials(client, parent) == {2: make_trial(2, index=2)}
+
+
+def test_a_fresh_search_logging_a_finished_trial_again_keeps_the_first_run(
+    module_store: Store,
+) -> None:
+    """A retried task whose first try finished: the second run is deleted, the first returned."""
+    client = module_store.client
+    parent = new_search(module_store)
+    experiment_id = module_store.experiment_id("search")
+    first = log_trial(client, parent, 4, make_trial(4), fresh_search=True)
+    again = log_trial(
+        client, parent, 4, make_trial(4), experiment_id=experiment_id, fresh_search=True
+    )
+    assert again == first
+    assert [r.info.run_id for r in children(client, parent)] == [first]
+
+
 def test_diverged_trial_is_failed_with_its_reason(
     module_store: Store,
 ) -> None:
@@ -199,6 +234,19 @@ def test_search_run_tags_space_and_datasets(module_store: Store, tmp_path: Path)
     assert json.loads(Path(path).read_text()) == SPACE
     with pytest.raises(ValueError, match="trigger"):
         new_search(module_store, trigger="cron")
+
+
+def test_a_search_run_is_created_with_its_extra_tags_and_its_window_choice(
+    module_store: Store,
+) -> None:
+    client = module_store.client
+    run_id = new_search(module_store, extra_tags={"search_key": "k" * 32, "window_batches": "[]"})
+    record_window(client, run_id, WindowChoice(periods=2, accuracy={1: 0.61234, 2: 0.7}))
+    tags = client.get_run(run_id).data.tags
+    assert (tags["search_key"], tags["window_batches"]) == ("k" * 32, "[]")
+    assert tags["driftune.kind"] == "search"  # the extra tags join the lineage tags
+    assert tags["window_periods"] == "2"
+    assert json.loads(tags["window_choice"]) == {"1": 0.6123, "2": 0.7}
 
 
 def test_finish_search_run_summary_and_figures(module_store: Store, tmp_path: Path) -> None:
