@@ -34,6 +34,7 @@ from prefect.client.schemas.actions import (
 # dead holder's slot needs the lease id that `concurrency()` keeps to itself.
 from prefect.concurrency._leases import maintain_concurrency_lease
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
 from data.errors import DriftuneError
 from flows import orphans
@@ -187,10 +188,26 @@ def _release(project: str, lease_id: UUID) -> None:
         with get_client(sync_client=True) as client:
             holder = read_holder(client, project)
             if holder is not None and holder.lease_id == str(lease_id):
-                client.delete_variable_by_name(holder_variable(project))
+                _forget_record(client, project)
             client.release_concurrency_slots_with_lease(lease_id)
     except httpx.HTTPError as error:
         logger.warning("could not release the retune lock of %s: %s", project, error)
+
+
+def _forget_record(client: SyncPrefectClient, project: str) -> None:
+    """Delete the holder record in one try.
+
+    A local server on SQLite answers 503 while it writes the ending flow's events, and
+    Prefect's client retry then slept about 2 s of most retunes here (bench/retune_profile).
+    A record left behind is harmless: it names a lease already released, which the next
+    holder's record replaces, and releasing that lease again (a refused retune judging its
+    process gone) frees nothing.
+    """
+    try:
+        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}):
+            client.delete_variable_by_name(holder_variable(project))
+    except httpx.HTTPStatusError as error:
+        logger.debug("left the retune lock record of %s behind: %s", project, error)
 
 
 def _gone(holder: Holder) -> str:

@@ -240,6 +240,30 @@ def test_a_held_lock_survives_a_second_caller_and_refuses_it() -> None:
         pass
 
 
+def test_a_record_left_behind_by_a_finished_holder_misleads_no_one() -> None:
+    """The holder record is deleted in one try (a busy server's 503 is not waited out), so a
+    finished retune may leave it: naming a released lease and a gone process, it must neither
+    free the slot of the retune now holding it nor stop the next one."""
+    import socket
+    import uuid
+
+    from prefect.client.orchestration import get_client as prefect_client
+    from prefect.client.schemas.actions import VariableUpdate
+
+    from flows.locking import holder_variable
+
+    stale = {"lease_id": str(uuid.uuid4()), "host": socket.gethostname(), "pid": 2**22 + 17,
+             "created": 0.0, "since": 0.0}  # fmt: skip
+    with retune_lock("stale-probe"):
+        with prefect_client(sync_client=True) as client:
+            client.update_variable(VariableUpdate(name=holder_variable("stale-probe"), value=stale))
+        with pytest.raises(RetuneBusyError):  # the stale lease is released; the slot stays held
+            with retune_lock("stale-probe"):
+                pass
+    with retune_lock("stale-probe"):  # and once free, the next retune gets in
+        pass
+
+
 def test_a_second_caller_that_may_wait_gets_the_lock_once_it_is_released() -> None:
     log: list[str] = []
     with _held_by_another_thread("lock-wait-probe", 1.0, log):
