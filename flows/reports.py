@@ -41,7 +41,7 @@ def leaderboard_markdown(
             f"{_num(p.get('momentum'), '.4f')} | {p.get('n_layers', '')} | "
             f"{p.get('hidden_units', '')} | {p.get('batch_size', '')} |"
         )
-    failed = [t for t in results if t.status in ("diverged", "failed")]
+    failed = [t for t in results if t.broken]
     if failed:
         lines += ["", f"{len(failed)} trial(s) diverged or failed; first: {failed[0].error}"]
     pruned = sum(t.status == "pruned" for t in results)

@@ -147,11 +147,13 @@ def _train_groups(
     while any(run.alive for run in runs):
         epoch = pruner.next_rung(epoch) if pruner is not None else _NO_RUNG
         live = sorted(
-            (run for run in runs if run.alive), key=lambda run: len(run.alive), reverse=True
+            (k for k, run in enumerate(runs) if run.alive),
+            key=lambda k: len(runs[k].alive),
+            reverse=True,
         )
         stretch = functools.partial(_timed_stretch, until=epoch)
-        for run, took in zip(live, map_(stretch, live), strict=True):
-            spent[list(runs).index(run)] += took
+        for k, took in zip(live, map_(stretch, [runs[k] for k in live]), strict=True):
+            spent[k] += took
         if pruner is not None:
             _prune(runs, pruner, epoch)
     return spent
@@ -173,8 +175,8 @@ class _Run(Protocol):
 
     def epoch(self) -> None: ...
 
-    def stop(self, stops: Mapping[int, str]) -> None:
-        """Stop the live trainers given by ``id`` as pruned, each with its reason."""
+    def settle(self) -> None:
+        """Let the trainers stopped from outside (pruned) leave the run."""
 
 
 def _group_run(trainers: Sequence[Trainer]) -> _Run:
@@ -194,13 +196,11 @@ def _prune(runs: Sequence[_Run], pruner: SuccessiveHalving, epoch: int) -> None:
         return
     ranks = pruner.ranks([t.best_validation() for _, t in alive])
     keep = pruner.keep_count(len(alive))
-    stops: dict[int, dict[int, str]] = {}
-    for (run, t), rank in zip(alive, ranks, strict=True):
+    for (_, t), rank in zip(alive, ranks, strict=True):
         if rank > keep:
-            stops.setdefault(id(run), {})[id(t)] = pruner.reason(epoch, rank, len(alive))
+            t.stop("pruned", pruner.reason(epoch, rank, len(alive)))
     for run in runs:
-        if id(run) in stops:
-            run.stop(stops[id(run)])
+        run.settle()
 
 
 class _Solo:
@@ -215,10 +215,7 @@ class _Solo:
         if trainer.done:
             self.alive = []
 
-    def stop(self, stops: Mapping[int, str]) -> None:
-        for t in self.alive:
-            if id(t) in stops:
-                t.stop("pruned", stops[id(t)])
+    def settle(self) -> None:
         self.alive = [t for t in self.alive if not t.done]
 
 
@@ -249,10 +246,7 @@ class _FusedRun:
         with torch_threads(self.n_threads):
             self._epoch()
 
-    def stop(self, stops: Mapping[int, str]) -> None:
-        for t in self.alive:
-            if id(t) in stops:
-                t.stop("pruned", stops[id(t)])
+    def settle(self) -> None:
         self._leave([j for j, t in enumerate(self.alive) if t.done])
 
     def _epoch(self) -> None:
@@ -305,7 +299,7 @@ class _FusedRun:
                 t.stop("max_epochs")
         self._leave([j for j, t in enumerate(self.alive) if t.done])
 
-    def _weights(self, row: int) -> Any:
+    def _weights(self, row: int) -> Callable[[], dict[str, torch.Tensor]]:
         return lambda: self.stack.state_dict_of(row)
 
     def _leave(self, done: Sequence[int]) -> None:

@@ -33,7 +33,7 @@ def metric_vs_learning_rate(
         tried = [r for r in trials.values() if r.round == round_ and lr_param in r.params]
         ok = [r for r in tried if r.ok]
         pruned = [r for r in tried if r.status == "pruned"]
-        bad = [r for r in tried if r.status in ("diverged", "failed")]
+        bad = [r for r in tried if r.broken]
         if ok:
             alphas = [float(r.params[lr_param]) for r in ok]
             values = [r.metrics.get(metric, math.nan) for r in ok]

@@ -91,8 +91,7 @@ def log_trial(
     run = client.create_run(experiment_id, run_name=name, tags=tags)
     run_id = str(run.info.run_id)
     _log_contents(client, run_id, result, strategy)
-    broken = result.status in ("diverged", "failed")
-    client.set_terminated(run_id, "FAILED" if broken else "FINISHED")
+    client.set_terminated(run_id, "FAILED" if result.broken else "FINISHED")
     return _keep_oldest(client, experiment_id, key, run, remove_earlier=fresh_search)
 
 

@@ -122,7 +122,7 @@ class _Tally:
 
     def add(self, proposal: Proposal, result: TrialResult) -> None:
         self.results.append(result)
-        if result.ok or result.status == "pruned":  # a pruned trial trained healthily
+        if not result.broken:
             self.failures.clear()
             return
         self.failures.append((proposal.index, f"{result.status}: {result.error}"))

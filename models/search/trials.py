@@ -70,6 +70,11 @@ class TrialResult:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    @property
+    def broken(self) -> bool:
+        """Diverged or failed: training did not work (a pruned trial trained healthily)."""
+        return self.status in ("diverged", "failed")
+
     def score(self, metric: str = "val_accuracy") -> float:
         """The metric oriented so that larger is better; -inf when missing or not finite."""
         value = self.metrics.get(metric, math.nan)
