@@ -33,6 +33,7 @@ from flows.backtesting.scratch import Journal, ScratchProject, fingerprint, open
 from flows.check_drift import DriftCheckRequest, check_drift
 from flows.cli import progress
 from flows.config import ProjectConfig, load_config
+from flows.cores import threads_per_trial
 from flows.outcomes import DriftCheckOutcome, RetuneOutcome, RetuneRefused
 from flows.retune import RetuneRequest, retune
 from flows.store.handle import Store
@@ -52,7 +53,9 @@ class BacktestRequest(BaseModel):
     out: str | None = Field(None, description="scratch folder (<project>/.driftune/backtest)")
     baselines: tuple[str, ...] = DEFAULT_BASELINES
     search_trials: int = Field(24, ge=1, description="trials of the random_search baseline")
-    seed: int = 0
+    seed: int | None = Field(
+        None, description="the baselines' seed; None: search.seed, so each seed meets its own"
+    )
     fresh: bool = Field(False, description="start over instead of resuming")
     start_retune: bool = Field(True, description="False: check only (false-alarm controls)")
 
@@ -71,7 +74,10 @@ def backtest(request: BacktestRequest) -> dict[str, Any]:
     store = open_store(load_config(scratch.config_path))
     first_version = _first_tune(scratch, ordered[: request.first], journal, store)
     fits = baseline_fits(
-        config, request.baselines, seed=request.seed, search_trials=request.search_trials
+        config,
+        request.baselines,
+        seed=_baseline_seed(request, config),
+        search_trials=request.search_trials,
     )
     total = len(ordered) - request.first
     for k in range(request.first, len(ordered)):
@@ -108,10 +114,15 @@ def _settings(request: BacktestRequest, config: ProjectConfig) -> dict[str, Any]
         "first": request.first,
         "baselines": list(request.baselines),
         "search_trials": request.search_trials,
-        "seed": request.seed,
+        "seed": _baseline_seed(request, config),
+        "torch_threads": threads_per_trial(config),
         "start_retune": request.start_retune,
         "config": config.model_dump(mode="json", exclude={"root"}),
     }
+
+
+def _baseline_seed(request: BacktestRequest, config: ProjectConfig) -> int:
+    return config.search.seed if request.seed is None else request.seed
 
 
 def _data_sha256(ordered: list[Batch]) -> str:

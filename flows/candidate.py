@@ -22,10 +22,12 @@ from data.errors import DriftuneError
 from data.window import TrainingData
 from flows import failpoints, gate, tasks
 from flows.config import ProjectConfig
+from flows.cores import threads_per_trial
 from flows.outages import ServerUnavailableError
 from flows.store.handle import Store
 from flows.store.packaging import LoggedModelRef
 from flows.store.registry import ChampionInfo, load_champion_model
+from models.ensemble import Members
 from models.estimator import BNSoftmaxClassifier
 from models.promotion import PromotionDecision
 from models.search.trials import TrialResult
@@ -40,12 +42,19 @@ class _Judged:
     config: ProjectConfig
     data: TrainingData
     best: TrialResult
+    members: Members
     searched: BNSoftmaxClassifier | None
     candidate: gate.Candidate | None = None
 
     def get(self) -> gate.Candidate:
         if self.candidate is None:
-            self.candidate = tasks.refit_candidate(self.config, self.data, self.best, self.searched)
+            self.candidate = tasks.refit_candidate(
+                self.config,
+                self.data,
+                self.members,
+                self.searched,
+                n_threads=threads_per_trial(self.config),
+            )
         return self.candidate
 
 
@@ -57,13 +66,15 @@ def conclude(
     search_run_id: str,
     best: TrialResult,
     champion: ChampionInfo | None,
+    members: Members | None = None,
     searched: BNSoftmaxClassifier | None = None,
 ) -> gate.GateOutcome:
-    """Carry the search's best configuration through the gate, resuming where a kill left off."""
+    """Carry the search's chosen trials (``members``, an ensemble's with their weights; by
+    default ``best`` alone) through the gate, resuming where a kill left off."""
     failpoints.reached("after-search")
     client = store.client
     tags = client.get_run(search_run_id).data.tags
-    judged = _Judged(config, data, best, searched)
+    judged = _Judged(config, data, best, members or ((best, 1.0),), searched)
     with _step("the promotion gate", search_run_id):
         decision = _recorded_decision(tags) or _judge(store, config, data, champion, judged)
         client.set_tag(search_run_id, GATE_TAG, json.dumps(decision.to_dict()))
@@ -130,7 +141,9 @@ def _final_model(
     config, data = judged.config, judged.data
     final = None
     if decision.promote and config.promotion.refit_on_window:
-        final = tasks.refit_on_window(config, data, judged.best)
+        final = tasks.refit_on_window(
+            config, data, judged.members, n_threads=threads_per_trial(config)
+        )
     if final is None:
         final = judged.get()
         if decision.promote and config.promotion.refit_on_window:

@@ -89,7 +89,7 @@ class DatasetConfig(_Section):
 
 
 class WindowConfig(_Section):
-    periods: int = Field(2, ge=1, description="train on the newest N batches")
+    periods: int = Field(1, ge=1, description="train on the newest N batches")
     validation: float = Field(0.2, gt=0, lt=1)
     holdout: float = Field(0.2, gt=0, lt=1)
     min_rows: int = Field(
@@ -125,6 +125,24 @@ class PruningConfig(_Section):
     reduction_factor: int = Field(3, ge=2, description="eta: the top 1 in eta train on per rung")
 
 
+class EnsembleConfig(_Section):
+    """The champion-to-be: an average of the best trials (models.ensemble), or the best one."""
+
+    max_members: int = Field(
+        5, ge=1, le=20, description="distinct trials averaged at most; 1: the single best trial"
+    )
+    steps: int = Field(20, ge=1, le=200, description="greedy selection steps (with replacement)")
+
+
+class CrossValidationConfig(_Section):
+    """Time-blocked k-fold cross-validation of each trial on small windows (models.folds)."""
+
+    folds: int = Field(5, ge=1, le=20, description="k; 1: the validation slice alone")
+    below_rows: int = Field(
+        2000, ge=0, description="cross-validate only windows with fewer train + validation rows"
+    )
+
+
 class SearchConfig(_Section):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -146,6 +164,11 @@ class SearchConfig(_Section):
         False, description="train a round's trials of one structure as one stacked model"
     )
     pruning: PruningConfig = PruningConfig()
+    standing_candidate: bool = Field(
+        True, description="the fixed configuration trains as the first trial of every search"
+    )
+    ensemble: EnsembleConfig = EnsembleConfig()
+    cross_validation: CrossValidationConfig = CrossValidationConfig()
 
     @field_validator("fixed")
     @classmethod

@@ -19,13 +19,15 @@ from mlflow import MlflowClient
 from data.preprocessing import features_and_labels, make_preprocessor
 from data.window import TrainingData
 from flows.config import ProjectConfig
+from flows.cores import parallel_trials
 from flows.store import registry
 from flows.store.audit import AuditRecord
 from flows.store.handle import Store
 from flows.store.packaging import LoggedModelRef, Scorer, log_model
+from models.ensemble import Members
 from models.estimator import BNSoftmaxClassifier
 from models.promotion import PromotionDecision, decide_promotion
-from models.refit import fit_as_searched, refit
+from models.refit import fit_as_searched, refit_members
 from models.search.trials import TrialResult
 
 
@@ -51,54 +53,91 @@ class Candidate:
 def refit_candidate(
     config: ProjectConfig,
     data: TrainingData,
-    best: TrialResult,
+    members: Members,
     searched: BNSoftmaxClassifier | None = None,
+    *,
+    n_threads: int | None = None,
 ) -> Candidate:
-    """The best configuration refit on train + validation: the model the gate judges.
+    """The chosen trials refit on train + validation: the model the gate judges.
 
-    A refit has no validation rows to catch a divergence the search's own run escaped, so when
-    it diverges the candidate is the model as the search trained it instead (``searched``, or
-    the trial retrained on the training rows): a diverged model must never reach the gate,
+    A refit has no validation rows to catch a divergence the search's own run escaped, so a
+    member whose refit diverges is left out (the others' weights renormalised); when every
+    member's does, the candidate is the best member as the search trained it (``searched``,
+    or the trial retrained on the training rows): a diverged model must never reach the gate,
     where with no champion yet it would be promoted unopposed.
     """
-    scorer, outcome = _refit_on(data.reference, config, data, best)
+    scorer, outcome = _refit_on(data.reference, config, data, members, n_threads)
     if scorer is not None:
-        return Candidate(scorer, f"refit on training + validation rows, {outcome}")
+        return Candidate(scorer, f"{_what(members)} refit on training + validation rows, {outcome}")
+    best = members[0][0]
     rows = data.encoded
     if searched is None:
         searched = fit_as_searched(
-            best, config.search.fixed, rows.X_train, rows.y_train, rows.X_val, rows.y_val
+            best,
+            config.search.fixed,
+            rows.X_train,
+            rows.y_train,
+            rows.X_val,
+            rows.y_val,
+            n_threads=n_threads,
         )
     why = f"the search's model: the refit diverged at {outcome}"
     return Candidate(Scorer.from_estimator(searched, rows.preprocessor, data.features), why)
 
 
 def window_candidate(
-    config: ProjectConfig, data: TrainingData, best: TrialResult
+    config: ProjectConfig,
+    data: TrainingData,
+    members: Members,
+    *,
+    n_threads: int | None = None,
 ) -> Candidate | None:
-    """The promoted configuration refit on the whole window; None when that refit diverges."""
-    scorer, outcome = _refit_on(data.window, config, data, best)
+    """The promoted trials refit on the whole window; None when every member's refit diverges."""
+    scorer, outcome = _refit_on(data.window, config, data, members, n_threads)
     if scorer is None:
         return None
-    fit = f"refit on the whole window ({len(data.window)} rows), {outcome}"
+    fit = f"{_what(members)} refit on the whole window ({len(data.window)} rows), {outcome}"
     return Candidate(scorer, fit, on_window=True)
 
 
-def _refit_on(
-    frame: pd.DataFrame, config: ProjectConfig, data: TrainingData, best: TrialResult
-) -> tuple[Scorer | None, str]:
-    """The configuration refit on ``frame``, preprocessing fitted on the same rows.
+def _what(members: Members) -> str:
+    if len(members) == 1:
+        return "the best trial"
+    shares = ", ".join(f"trial {trial.index} x {weight:.2f}" for trial, weight in members)
+    return f"an ensemble of {len(members)} trials ({shares})"
 
-    Returns the scorer and its epoch count in words, or None and where the refit diverged.
+
+def _refit_on(
+    frame: pd.DataFrame,
+    config: ProjectConfig,
+    data: TrainingData,
+    members: Members,
+    n_threads: int | None,
+) -> tuple[Scorer | None, str]:
+    """The members refit on ``frame``, preprocessing fitted once on the same rows.
+
+    Returns the scorer and the epochs trained in words, or None and where the refits diverged.
     """
     X, y = features_and_labels(frame, data.spec, data.features)
     preprocessor = make_preprocessor(data.features).fit(X)
     encoded = np.asarray(preprocessor.transform(X), dtype=np.float32)
-    estimator = refit(best, config.search.fixed, encoded, y.to_numpy())
-    if estimator.status_ != "ok":
-        return None, str(estimator.divergence_)
-    scorer = Scorer.from_estimator(estimator, preprocessor, data.features)
-    return scorer, f"{estimator.n_epochs_} epochs"
+    fitted = refit_members(
+        members,
+        config.search.fixed,
+        encoded,
+        y.to_numpy(),
+        n_threads=n_threads,
+        workers=parallel_trials(config),
+    )
+    kept = [(estimator, weight) for estimator, weight in fitted if estimator.status_ == "ok"]
+    if not kept:
+        return None, "; ".join(str(estimator.divergence_) for estimator, _ in fitted)
+    scorer = Scorer.from_estimators(kept, preprocessor, data.features)
+    epochs = sorted({estimator.n_epochs_ for estimator, _ in kept})
+    outcome = f"{epochs[0]} epochs" if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]} epochs"
+    if len(kept) < len(fitted):
+        outcome += f" ({len(fitted) - len(kept)} member(s) diverged and were left out)"
+    return scorer, outcome
 
 
 def holdout_predictions(
@@ -140,6 +179,7 @@ def log_candidate(
     candidate: Candidate,
     best: TrialResult,
 ) -> LoggedModelRef:
+    """The model the version will hold, under the search run; its params the best trial's."""
     example = data.split.holdout[list(data.features.all)].head(5)
     params = {**best.params, "fit": candidate.fit}
     return log_model(client, search_run_id, candidate.scorer, example, params=params)

@@ -20,7 +20,7 @@ from models.errors import SearchError
 from models.estimator import BNSoftmaxClassifier
 from models.search.caviar import warm_start
 from models.search.trials import TrialResult
-from models.search.warm import fit_to_space
+from models.search.warm import fit_to_space, standing_configuration
 
 
 class RetuneRequest(BaseModel):
@@ -56,6 +56,9 @@ def retune(request: RetuneRequest) -> RetuneOutcome:
         if choice is not None:
             tasks.record_window(client, handle.run_id, choice)
         results, best, searched = _search(config, data, store, handle)
+        members = running.ensemble_members(config, data, results, best)
+        if len(members) > 1:
+            tasks.record_ensemble(store, handle.run_id, members)
         verdict = candidate.conclude(
             store,
             config,
@@ -63,6 +66,7 @@ def retune(request: RetuneRequest) -> RetuneOutcome:
             search_run_id=handle.run_id,
             best=best,
             champion=champion,
+            members=members,
             searched=searched,
         )
         get_run_logger().info("candidate: %s", verdict.fit)
@@ -94,8 +98,13 @@ def _open_search(
     previous = searches.latest_finished_search(store)
     previous_trials = [] if previous is None else list(tasks.read_trials(client, previous).values())
     champion_config = searches.champion_params(client, champion)
-    # The champion's configuration comes first; what does not fit in round 1 is left out.
-    initial = warm_start(previous_trials, champion_config, config.search.warm_start_k)[
+    # The fixed configuration (search.standing_candidate) comes first, then the champion's; what
+    # does not fit in round 1 is left out.
+    standing = []
+    if config.search.standing_candidate and config.search.strategy == "caviar":
+        plan = config.search.plan
+        standing = [standing_configuration(plan.space, plan.fixed)]
+    initial = (standing + warm_start(previous_trials, champion_config, config.search.warm_start_k))[
         : config.search.trials_per_round
     ]
     # Configurations from an earlier, other space are brought into this one, and the log says how.

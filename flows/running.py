@@ -6,7 +6,6 @@ killed mid-round loses only the trials still training.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -22,22 +21,36 @@ from data.window import TrainingData
 from flows import tasks
 from flows.cli import progress
 from flows.config import ProjectConfig
+from flows.cores import parallel_trials, threads_per_trial
+from models.ensemble import Members, choose_members
+from models.folds import Fold, judging_folds_for
 from models.panda import Babysitter, Panda
 from models.search.caviar import CoarseToFine
 from models.search.driver import SearchOutcome, TrainFn, run_search
 from models.search.plan import SearchPlan
 from models.search.trials import Proposal, TrialResult, trial_seed
-from models.trial import make_fused_round, make_train_fn, train_missing
+from models.trial import make_folds_round, make_folds_train_fn, train_missing
 
 
-def parallel_trials(config: ProjectConfig) -> int:
-    cores = os.cpu_count() or 1
-    return config.runner.max_workers or min(cores, config.search.trials_per_round)
+def judging_folds(config: ProjectConfig, data: TrainingData) -> tuple[Fold, ...]:
+    """The rows every trial of this retune is judged on (search.cross_validation)."""
+    cv = config.search.cross_validation
+    return judging_folds_for(data.encoded, folds=cv.folds, below_rows=cv.below_rows)
 
 
-def threads_per_trial(config: ProjectConfig) -> int:
-    """torch threads per trial so that trials x threads never exceeds the cores."""
-    return max(1, (os.cpu_count() or 1) // parallel_trials(config))
+def ensemble_members(
+    config: ProjectConfig, data: TrainingData, results: Sequence[TrialResult], best: TrialResult
+) -> Members:
+    """The trials the champion-to-be averages (search.ensemble), chosen on the rows the trials
+    were judged on."""
+    ensemble = config.search.ensemble
+    return choose_members(
+        results,
+        judging_folds(config, data),
+        best,
+        max_members=ensemble.max_members,
+        steps=ensemble.steps,
+    )
 
 
 def make_task_runner(config: ProjectConfig) -> TaskRunner[Any]:
@@ -121,9 +134,10 @@ def run_caviar(
     with ``search.fused``, as one task of stacked models (pruned with ``search.pruning``)."""
     plan = config.search.plan
     strategy = CoarseToFine.from_plan(plan, initial)
-    encoded = data.encoded
-    arrays = (encoded.X_train, encoded.y_train, encoded.X_val, encoded.y_val)
-    train_fn = make_train_fn(*arrays, fixed_params=plan.fixed, n_threads=threads_per_trial(config))
+    folds = judging_folds(config, data)
+    train_fn = make_folds_train_fn(
+        folds, fixed_params=plan.fixed, n_threads=threads_per_trial(config)
+    )
     logger.finished = len(completed)
     with make_task_runner(config) as runner:
 
@@ -139,8 +153,8 @@ def run_caviar(
             return [done[p.index] for p in proposals]
 
         # One task trains a fused round: its structure groups share the cores as trials do.
-        fused = make_fused_round(
-            *arrays,
+        fused = make_folds_round(
+            folds,
             fixed_params=plan.fixed,
             n_threads=threads_per_trial(config),
             pruner=plan.pruner,
@@ -172,7 +186,7 @@ def panda_start(
     plan = config.search.plan
     params = dict(initial[0]) if initial else _sampled_params(plan)
     proposal = Panda.from_plan(plan, params).propose(())[0]
-    sitter = Babysitter.for_proposal(plan, proposal, n_threads=os.cpu_count() or 1)
+    sitter = Babysitter.for_proposal(plan, proposal, n_threads=threads_per_trial(config))
     encoded = data.encoded
     sitter.start(encoded.X_train, encoded.y_train, encoded.X_val, encoded.y_val)
     return sitter, proposal

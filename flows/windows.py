@@ -6,6 +6,7 @@ from data.preprocessing import encode_train_test
 from data.schema import resolve_features
 from data.window import window_trials
 from flows.config import ProjectConfig
+from flows.cores import threads_per_trial
 from models.trial import estimator_settings
 from models.window_choice import TrialRows, WindowChoice, choose_window
 
@@ -28,8 +29,9 @@ def choose_training_window(config: ProjectConfig) -> WindowChoice | None:
     }
     if len(rows) < 2:
         return None
-    # One torch thread: the same data gives the same choice, so a resumed retune finds its search.
+    # The trials' thread count (flows.cores): the same data gives the same choice, so a resumed
+    # retune finds its search.
     settings = estimator_settings(
-        config.search.plan.fixed, {}, config.search.plan.seed, n_threads=1
+        config.search.plan.fixed, {}, config.search.plan.seed, n_threads=threads_per_trial(config)
     )
     return choose_window(rows, settings)

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
+from threadpoolctl import threadpool_limits
 
 from models.estimator import BNSoftmaxClassifier
 from models.refit import refit
@@ -32,15 +33,26 @@ VALIDATION_FRACTION = 0.2
 
 
 def fit_fixed(
-    X: ArrayLike, y: ArrayLike, *, fixed: Mapping[str, Any], seed: int
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    fixed: Mapping[str, Any],
+    seed: int,
+    n_threads: int | None = None,
 ) -> BNSoftmaxClassifier:
     """The estimator's default configuration, with the project's fixed settings on top."""
-    return BNSoftmaxClassifier(**{**fixed, "random_state": seed}).fit(X, y)
+    settings = {**fixed, "random_state": seed}
+    if n_threads is not None:
+        settings["n_threads"] = n_threads
+    return BNSoftmaxClassifier(**settings).fit(X, y)
 
 
-def fit_hist_gradient_boosting(X: ArrayLike, y: ArrayLike, *, seed: int) -> ClassifierMixin:
+def fit_hist_gradient_boosting(
+    X: ArrayLike, y: ArrayLike, *, seed: int, n_threads: int | None = None
+) -> ClassifierMixin:
     model = HistGradientBoostingClassifier(random_state=seed)
-    return model.fit(X, y)
+    with threadpool_limits(limits=n_threads, user_api="openmp"):
+        return model.fit(X, y)
 
 
 def fit_random_search(
@@ -51,6 +63,7 @@ def fit_random_search(
     fixed: Mapping[str, Any],
     trials: int,
     seed: int,
+    n_threads: int | None = None,
 ) -> BNSoftmaxClassifier:
     """``trials`` random configurations validated on the newest rows, the best refit on all.
 
@@ -59,7 +72,9 @@ def fit_random_search(
     X_arr, y_arr = np.asarray(X), np.asarray(y)
     n_val = max(1, round(len(y_arr) * VALIDATION_FRACTION))
     cut = len(y_arr) - n_val
-    train_fn = make_train_fn(X_arr[:cut], y_arr[:cut], X_arr[cut:], y_arr[cut:], fixed_params=fixed)
+    train_fn = make_train_fn(
+        X_arr[:cut], y_arr[:cut], X_arr[cut:], y_arr[cut:], fixed_params=fixed, n_threads=n_threads
+    )
     strategy = CoarseToFine(space, rounds=1, trials_per_round=trials, top_k=1, seed=seed)
     outcome = run_search(strategy, train_fn, max_consecutive_failures=trials)
-    return refit(outcome.best, fixed, X_arr, y_arr)
+    return refit(outcome.best, fixed, X_arr, y_arr, n_threads=n_threads)

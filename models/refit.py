@@ -16,6 +16,7 @@ from typing import Any
 from numpy.typing import ArrayLike
 
 from models.estimator import BNSoftmaxClassifier
+from models.fused import threads
 from models.search.trials import TrialResult
 from models.trial import trial_settings
 
@@ -26,12 +27,9 @@ def refit_settings(best: TrialResult, fixed: Mapping[str, Any]) -> dict[str, Any
     With no validation rows left to stop early on, the refit trains for as many epochs as the
     search's best trial needed to reach its lowest validation loss, with the same seed.
     """
-    val_loss = list(best.curves.get("val_loss", ()))
-    finite = [(loss, epoch) for epoch, loss in enumerate(val_loss, 1) if math.isfinite(loss)]
-    epochs = min(finite)[1] if finite else int(best.metrics.get("epochs", 1))
     return {
         **trial_settings(best, fixed),
-        "max_epochs": max(epochs, 1),
+        "max_epochs": best.best_epoch,
         "patience": None,
         "validation_fraction": 0.0,
     }
@@ -46,9 +44,22 @@ def replayed_rates(best: TrialResult, epochs: int) -> tuple[float, ...] | None:
 
 
 def refit(
-    best: TrialResult, fixed: Mapping[str, Any], X: ArrayLike, y: ArrayLike
+    best: TrialResult,
+    fixed: Mapping[str, Any],
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    n_threads: int | None = None,
 ) -> BNSoftmaxClassifier:
+    """The trial's configuration refit on ``X``, ``y`` on ``n_threads`` torch threads.
+
+    Pass the thread count the trial trained with: torch's sums come out in another order on
+    another count, so a refit on torch's default (one thread per core) neither reproduces from
+    run to run on a busy machine nor runs as fast as its trial beside other work.
+    """
     settings = refit_settings(best, fixed)
+    if n_threads is not None:
+        settings["n_threads"] = n_threads
     model = BNSoftmaxClassifier(**settings)
     rates = replayed_rates(best, settings["max_epochs"])
     if rates is None:
@@ -63,9 +74,13 @@ def fit_as_searched(
     y_train: ArrayLike,
     X_val: ArrayLike,
     y_val: ArrayLike,
+    *,
+    n_threads: int | None = None,
 ) -> BNSoftmaxClassifier:
     """The trial's model as the search trained it: training rows, stopped on validation."""
     settings = trial_settings(best, fixed)
+    if n_threads is not None:
+        settings["n_threads"] = n_threads
     return BNSoftmaxClassifier(**settings).fit(X_train, y_train, eval_set=(X_val, y_val))
 
 
@@ -81,3 +96,23 @@ def _fit_following(
         trainer.set_learning_rate(alpha)
         trainer.train(1)
     return model.finish_training(trainer, time.perf_counter() - started)
+
+
+def refit_members(
+    members: Sequence[tuple[TrialResult, float]],
+    fixed: Mapping[str, Any],
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    n_threads: int | None = None,
+    workers: int = 1,
+) -> list[tuple[BNSoftmaxClassifier, float]]:
+    """Each member's configuration refit on ``X``, ``y`` (``refit``), ``workers`` side by side,
+    with its weight; a diverged refit comes back with ``status_ == "diverged"``."""
+
+    def one(member: tuple[TrialResult, float]) -> tuple[BNSoftmaxClassifier, float]:
+        trial, weight = member
+        return refit(trial, fixed, X, y, n_threads=n_threads), weight
+
+    with threads(min(workers, len(members))) as map_:
+        return list(map_(one, members))

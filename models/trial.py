@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike
 from sklearn.metrics import accuracy_score, log_loss
 
 from models.estimator import BNSoftmaxClassifier
+from models.folds import Fold, merge_fold_results
 from models.fused import threads, train_fused
 from models.search.driver import TrainFn, failed_trial
 from models.search.pruning import SuccessiveHalving
@@ -76,6 +77,30 @@ def make_train_fn(
             return dataclasses.replace(result, settings=_recorded(settings))
         except Exception as error:
             return failed_trial(params, seed, error, time.perf_counter() - started)
+
+    return train_fn
+
+
+def make_folds_train_fn(
+    folds: Sequence[Fold],
+    *,
+    fixed_params: Mapping[str, Any] | None = None,
+    n_threads: int | None = None,
+) -> TrainFn:
+    """``make_train_fn`` over each fold, the results merged into one trial per configuration
+    (models.folds.merge_fold_results); with one fold, ``make_train_fn`` itself."""
+    fns = [
+        make_train_fn(
+            f.X_train, f.y_train, f.X_val, f.y_val, fixed_params=fixed_params, n_threads=n_threads
+        )
+        for f in folds
+    ]
+    if len(fns) == 1:
+        return fns[0]
+    sizes = [len(f.y_val) for f in folds]
+
+    def train_fn(params: Mapping[str, Any], seed: int) -> TrialResult:
+        return merge_fold_results([fn(params, seed) for fn in fns], sizes)
 
     return train_fn
 
@@ -158,6 +183,40 @@ def make_fused_round(
     return train_round
 
 
+def make_folds_round(
+    folds: Sequence[Fold],
+    *,
+    fixed_params: Mapping[str, Any] | None = None,
+    n_threads: int | None = None,
+    pruner: SuccessiveHalving | None = None,
+    workers: int = 1,
+) -> RoundFn:
+    """``make_fused_round`` over each fold, each trial's fold results merged into one
+    (models.folds.merge_fold_results); with one fold, ``make_fused_round`` itself."""
+    rounds = [
+        make_fused_round(
+            f.X_train,
+            f.y_train,
+            f.X_val,
+            f.y_val,
+            fixed_params=fixed_params,
+            n_threads=n_threads,
+            pruner=pruner,
+            workers=workers,
+        )
+        for f in folds
+    ]
+    if len(rounds) == 1:
+        return rounds[0]
+    sizes = [len(f.y_val) for f in folds]
+
+    def train_round(proposals: Sequence[Proposal]) -> list[TrialResult]:
+        per_fold = [round_(proposals) for round_ in rounds]
+        return [merge_fold_results(list(trial), sizes) for trial in zip(*per_fold, strict=True)]
+
+    return train_round
+
+
 def train_missing(
     train_round: RoundFn, proposals: Sequence[Proposal], completed: Mapping[int, TrialResult]
 ) -> list[TrialResult]:
@@ -210,16 +269,16 @@ def trial_from_classifier(
     predicted = model.classes_[np.argmax(proba, axis=1)]
     metrics["val_accuracy"] = float(accuracy_score(y_true, predicted))
     metrics["val_log_loss"] = float(log_loss(y_true, proba, labels=model.classes_))
-    if model.stop_reason_ == "pruned":  # scored on its best weights so far, like any stop
-        return TrialResult(
-            params=params,
-            seed=seed,
-            status="pruned",
-            metrics=metrics,
-            curves=curves,
-            duration_s=seconds,
-            error=getattr(model, "stop_detail_", "") or f"pruned after epoch {model.n_epochs_}",
-        )
+    pruned = model.stop_reason_ == "pruned"  # scored on its best weights so far, like any stop
     return TrialResult(
-        params=params, seed=seed, status="ok", metrics=metrics, curves=curves, duration_s=seconds
+        params=params,
+        seed=seed,
+        status="pruned" if pruned else "ok",
+        metrics=metrics,
+        curves=curves,
+        duration_s=seconds,
+        error=(getattr(model, "stop_detail_", "") or f"pruned after epoch {model.n_epochs_}")
+        if pruned
+        else "",
+        predictions=proba,
     )

@@ -19,6 +19,7 @@ from data.loading import Batch
 from data.preprocessing import features_and_labels, make_preprocessor
 from data.schema import DatasetSpec, resolve_features
 from flows.config import ProjectConfig
+from flows.cores import threads_per_trial
 from flows.store.handle import Store
 from flows.store.registry import load_version_model
 from models.baselines import fit_fixed, fit_hist_gradient_boosting, fit_random_search
@@ -66,11 +67,18 @@ BaselineFit = Callable[[np.ndarray, np.ndarray], Any]
 def baseline_fits(
     config: ProjectConfig, names: Sequence[str], *, seed: int, search_trials: int
 ) -> dict[str, BaselineFit]:
-    """The refit-on-the-previous-batch baselines asked for, as functions of encoded rows."""
+    """The refit-on-the-previous-batch baselines asked for, as functions of encoded rows.
+
+    Each trains on the thread count driftune's own fits use (flows.cores), so the baselines
+    reproduce as the policy does.
+    """
     fixed = dict(config.search.fixed)
+    n = threads_per_trial(config)
     fits: dict[str, BaselineFit] = {
-        "fixed_refit": lambda X, y: fit_fixed(X, y, fixed=fixed, seed=seed),
-        "hist_gradient_boosting": lambda X, y: fit_hist_gradient_boosting(X, y, seed=seed),
+        "fixed_refit": lambda X, y: fit_fixed(X, y, fixed=fixed, seed=seed, n_threads=n),
+        "hist_gradient_boosting": lambda X, y: fit_hist_gradient_boosting(
+            X, y, seed=seed, n_threads=n
+        ),
         "random_search": lambda X, y: fit_random_search(
             X,
             y,
@@ -78,6 +86,7 @@ def baseline_fits(
             fixed=fixed,
             trials=search_trials,
             seed=seed,
+            n_threads=n,
         ),
     }
     return {name: fits[name] for name in names if name in fits}

@@ -2,7 +2,10 @@
 
 - ``network.json`` is parsed strictly: exactly the keys driftune writes, each of its type, every
   size within ``LIMITS`` and the whole network within ``MAX_PARAMETERS``, so a description cannot
-  make the loader allocate without bound;
+  make the loader allocate without bound. A single network is described by ``architecture``; an
+  ensemble by ``members``, a list (at most ``MAX_MEMBERS``) of ``{"architecture", "weight"}``,
+  its weights positive and summing to one, its members' tensors in ``weights.pt`` under the
+  prefix ``<member>.`` and all of them within ``MAX_PARAMETERS`` together;
 - ``weights.pt`` is read with ``torch.load(weights_only=True, mmap=True)`` (no pickle code runs;
   the tensors stay in the file until used) and every tensor is compared with the shape and dtype
   the described architecture needs before a network is built from them;
@@ -17,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,10 +43,13 @@ LIMITS = {
     "hidden_units": (0, 65_536),
 }
 MAX_PARAMETERS = 100_000_000
+MAX_MEMBERS = 64  # an ensemble selection of 20 steps has at most 20 members
 MAX_DESCRIPTION_BYTES = 1_000_000
 MAX_ENCODING_BYTES = 64_000_000  # up to 100,000 categories in each of many columns
 MAX_NAME_LENGTH = 1_000
 _DESCRIPTION_KEYS = frozenset({"architecture", "classes", "numeric", "categorical"})
+_ENSEMBLE_KEYS = frozenset({"members", "classes", "numeric", "categorical"})
+_MEMBER_KEYS = frozenset({"architecture", "weight"})
 _ARCHITECTURE_KEYS = frozenset({*LIMITS, "activation", "bn_momentum", "eps"})
 
 
@@ -53,9 +59,11 @@ class ModelLoadError(DriftuneError):
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """A checked network description: BNSoftmaxNet's arguments, the classes, the features."""
+    """A checked description: each member's BNSoftmaxNet arguments and weight (one member for
+    a single network), the classes, the features."""
 
-    architecture: Mapping[str, Any]
+    architectures: tuple[Mapping[str, Any], ...]
+    weights: tuple[float, ...]
     classes: tuple[Any, ...]
     features: FeatureSet
 
@@ -94,14 +102,39 @@ def read_network(path: Path) -> NetworkSpec:
         raw = json.loads(path.read_bytes())
     except (ValueError, RecursionError) as error:
         raise ModelLoadError(f"{NETWORK_FILE} is not valid JSON: {first_line(error)}") from None
-    description = _exact_keys(raw, _DESCRIPTION_KEYS, "")
-    architecture = _architecture(_exact_keys(description["architecture"], _ARCHITECTURE_KEYS))
-    classes = _labels(description["classes"], architecture["n_classes"])
+    ensemble = isinstance(raw, dict) and "members" in raw
+    description = _exact_keys(raw, _ENSEMBLE_KEYS if ensemble else _DESCRIPTION_KEYS, "")
+    if ensemble:
+        architectures, weights = _members(description["members"])
+    else:
+        single = _exact_keys(description["architecture"], _ARCHITECTURE_KEYS)
+        architectures = (_architecture(single),)
+        weights = (1.0,)
+    _within_parameter_limit(architectures)
+    n_classes = {architecture["n_classes"] for architecture in architectures}
+    if len(n_classes) != 1:
+        raise ModelLoadError(f"{NETWORK_FILE}: the members disagree on n_classes")
+    classes = _labels(description["classes"], architectures[0]["n_classes"])
     numeric = _names(description["numeric"], "numeric")
     categorical = _names(description["categorical"], "categorical")
     if set(numeric) & set(categorical) or not numeric + categorical:
         raise ModelLoadError(f"{NETWORK_FILE}: numeric and categorical must be disjoint, not empty")
-    return NetworkSpec(architecture, classes, FeatureSet(numeric, categorical))
+    return NetworkSpec(architectures, weights, classes, FeatureSet(numeric, categorical))
+
+
+def _members(value: Any) -> tuple[tuple[dict[str, Any], ...], tuple[float, ...]]:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_MEMBERS:
+        raise ModelLoadError(f"{NETWORK_FILE}: members must be a list of 1 to {MAX_MEMBERS}")
+    architectures, weights = [], []
+    for number, member in enumerate(value):
+        where = f"members[{number}]."
+        entry = _exact_keys(member, _MEMBER_KEYS, where)
+        keys = _exact_keys(entry["architecture"], _ARCHITECTURE_KEYS, f"{where}architecture.")
+        architectures.append(_architecture(keys, f"{where}architecture."))
+        weights.append(_bounded_float(entry["weight"], "weight", 1.0, where))
+    if not math.isclose(sum(weights), 1.0, abs_tol=1e-6):
+        raise ModelLoadError(f"{NETWORK_FILE}: the members' weights sum to {sum(weights)}, not 1")
+    return tuple(architectures), tuple(weights)
 
 
 def describe_network(network: BNSoftmaxNet) -> dict[str, Any]:
@@ -119,6 +152,29 @@ def describe_network(network: BNSoftmaxNet) -> dict[str, Any]:
     }
 
 
+def describe_members(networks: Sequence[BNSoftmaxNet], weights: Sequence[float]) -> dict[str, Any]:
+    """network.json's model part: ``architecture`` for one network, ``members`` for several."""
+    if len(networks) == 1:
+        return {"architecture": describe_network(networks[0])}
+    return {
+        "members": [
+            {"architecture": describe_network(network), "weight": float(weight)}
+            for network, weight in zip(networks, weights, strict=True)
+        ]
+    }
+
+
+def members_state(networks: Sequence[BNSoftmaxNet]) -> dict[str, torch.Tensor]:
+    """weights.pt's content: one state_dict, or every member's under the prefix ``<member>.``."""
+    if len(networks) == 1:
+        return networks[0].state_dict()  # type: ignore[no-any-return]
+    return {
+        f"{number}.{key}": tensor
+        for number, network in enumerate(networks)
+        for key, tensor in network.state_dict().items()
+    }
+
+
 def _activation_name(module: torch.nn.Module) -> str:
     return next(name for name, kind in ACTIVATIONS.items() if type(module) is kind)
 
@@ -129,8 +185,11 @@ def expected_state(architecture: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         return BNSoftmaxNet(**architecture).state_dict()
 
 
-def read_weights(path: Path, architecture: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-    """A plain state_dict whose every tensor has the shape and dtype the architecture needs."""
+def read_weights(
+    path: Path, architectures: Sequence[Mapping[str, Any]]
+) -> list[dict[str, torch.Tensor]]:
+    """Each member's plain state_dict, every tensor of the shape and dtype its architecture
+    needs (an ensemble's under the prefix ``<member>.``)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as error:  # weights_only refuses every pickle that is not plain tensors
@@ -141,7 +200,12 @@ def read_weights(path: Path, architecture: Mapping[str, Any]) -> dict[str, torch
         isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state.items()
     ):
         raise ModelLoadError(f"{WEIGHTS_FILE} is not a mapping of names to tensors")
-    expected = expected_state(architecture)
+    prefixes = [""] if len(architectures) == 1 else [f"{n}." for n in range(len(architectures))]
+    expected = {
+        prefix + key: tensor
+        for prefix, architecture in zip(prefixes, architectures, strict=True)
+        for key, tensor in expected_state(architecture).items()
+    }
     unknown, missing = sorted(set(state) - set(expected)), sorted(set(expected) - set(state))
     if unknown or missing:
         raise ModelLoadError(
@@ -155,7 +219,12 @@ def read_weights(path: Path, architecture: Mapping[str, Any]) -> dict[str, torch
                 f"{WEIGHTS_FILE}: tensor {key!r} is {tuple(got.shape)} {got.dtype}, "
                 f"network.json's architecture needs {tuple(want.shape)} {want.dtype}"
             )
-    return state
+    return [
+        {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
+        if prefix
+        else state
+        for prefix in prefixes
+    ]
 
 
 def read_encoding(path: Path, features: FeatureSet) -> FeatureEncoding:
@@ -193,44 +262,49 @@ def _exact_keys(value: Any, keys: frozenset[str], where: str = "architecture.") 
     return value
 
 
-def _architecture(raw: dict[str, Any]) -> dict[str, Any]:
-    sizes = {key: _bounded_int(raw[key], key, *LIMITS[key]) for key in LIMITS}
+def _architecture(raw: dict[str, Any], where: str = "architecture.") -> dict[str, Any]:
+    sizes = {key: _bounded_int(raw[key], key, *LIMITS[key], where) for key in LIMITS}
     if sizes["n_layers"] > 0 and sizes["hidden_units"] < 1:
-        raise ModelLoadError(f"{NETWORK_FILE}: architecture.hidden_units must be at least 1")
+        raise ModelLoadError(f"{NETWORK_FILE}: {where}hidden_units must be at least 1")
     activation = raw["activation"]
     if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ModelLoadError(
-            f"{NETWORK_FILE}: architecture.activation must be one of {sorted(ACTIVATIONS)}, "
+            f"{NETWORK_FILE}: {where}activation must be one of {sorted(ACTIVATIONS)}, "
             f"got {activation!r:.50}"
         )
-    architecture = {
+    return {
         **sizes,
         "activation": activation,
-        "bn_momentum": _bounded_float(raw["bn_momentum"], "bn_momentum", 1.0),
-        "eps": _bounded_float(raw["eps"], "eps", 0.1),
+        "bn_momentum": _bounded_float(raw["bn_momentum"], "bn_momentum", 1.0, where),
+        "eps": _bounded_float(raw["eps"], "eps", 0.1, where),
     }
-    n_parameters = sum(tensor.numel() for tensor in expected_state(architecture).values())
+
+
+def _within_parameter_limit(architectures: Sequence[Mapping[str, Any]]) -> None:
+    n_parameters = sum(
+        tensor.numel()
+        for architecture in architectures
+        for tensor in expected_state(architecture).values()
+    )
     if n_parameters > MAX_PARAMETERS:
         raise ModelLoadError(
             f"{NETWORK_FILE}: architecture.n_layers and .hidden_units make {n_parameters:,} "
             f"parameters, more than the {MAX_PARAMETERS:,} driftune loads"
         )
-    return architecture
 
 
-def _bounded_int(value: Any, key: str, low: int, high: int) -> int:
+def _bounded_int(value: Any, key: str, low: int, high: int, where: str = "architecture.") -> int:
     if type(value) is not int or not low <= value <= high:
         raise ModelLoadError(
-            f"{NETWORK_FILE}: architecture.{key} must be an integer in [{low}, {high}], "
-            f"got {value!r:.50}"
+            f"{NETWORK_FILE}: {where}{key} must be an integer in [{low}, {high}], got {value!r:.50}"
         )
     return value
 
 
-def _bounded_float(value: Any, key: str, high: float) -> float:
+def _bounded_float(value: Any, key: str, high: float, where: str = "architecture.") -> float:
     if type(value) not in (int, float) or not 0 < value <= high:
         raise ModelLoadError(
-            f"{NETWORK_FILE}: architecture.{key} must be a number in (0, {high}], got {value!r:.50}"
+            f"{NETWORK_FILE}: {where}{key} must be a number in (0, {high}], got {value!r:.50}"
         )
     return float(value)
 

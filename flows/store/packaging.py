@@ -30,7 +30,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -91,21 +91,45 @@ set_model(DriftuneModel())
 
 @dataclass(frozen=True)
 class Scorer:
-    """The fitted encoding, the network and its classes: raw frame in, labels and proba out."""
+    """The fitted encoding, the network (or an ensemble's networks, each with its weight) and
+    the classes: raw frame in, labels and probabilities out.
+
+    An ensemble's probabilities are its members' weighted average (models/ensemble.py); every
+    member was fitted on the same rows, so one encoding and one class order serve them all.
+    """
 
     encoding: FeatureEncoding
-    network: BNSoftmaxNet
+    networks: tuple[BNSoftmaxNet, ...]
     classes: tuple[Any, ...]
     features: FeatureSet
+    weights: tuple[float, ...] = (1.0,)
+
+    def __post_init__(self) -> None:
+        if not self.networks or len(self.networks) != len(self.weights):
+            raise ValueError(
+                f"{len(self.networks)} networks need as many weights, got {len(self.weights)}"
+            )
+
+    @property
+    def network(self) -> BNSoftmaxNet:
+        """The first (for a single model, the only) network."""
+        return self.networks[0]
+
+    def probabilities(self, X: np.ndarray) -> np.ndarray:
+        """Encoded rows in, the (weighted average) class probabilities out."""
+        rows = torch.from_numpy(X)
+        proba = np.zeros((len(X), len(self.classes)))
+        with torch.inference_mode():
+            for network, weight in zip(self.networks, self.weights, strict=True):
+                network.eval()
+                proba += weight * torch.softmax(network(rows).double(), dim=1).numpy()
+        return proba
 
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in self.features.all if c not in frame.columns]
         if missing:
             raise ModelLoadError(f"the input lacks the model's feature columns {missing}")
-        X = self.encoding.transform(frame[list(self.features.all)])
-        self.network.eval()
-        with torch.inference_mode():
-            proba = torch.softmax(self.network(torch.from_numpy(X)).double(), dim=1).numpy()
+        proba = self.probabilities(self.encoding.transform(frame[list(self.features.all)]))
         labels = np.asarray(self.classes, dtype=object)[np.argmax(proba, axis=1)]
         prediction = pd.Series(labels, index=frame.index).infer_objects()
         out = pd.DataFrame({"prediction": prediction}, index=frame.index)
@@ -121,21 +145,41 @@ class Scorer:
     def from_estimator(
         cls, estimator: BNSoftmaxClassifier, preprocessor: ColumnTransformer, features: FeatureSet
     ) -> Scorer:
-        classes = tuple(np.asarray(estimator.classes_).tolist())
+        return cls.from_estimators([(estimator, 1.0)], preprocessor, features)
+
+    @classmethod
+    def from_estimators(
+        cls,
+        members: Sequence[tuple[BNSoftmaxClassifier, float]],
+        preprocessor: ColumnTransformer,
+        features: FeatureSet,
+    ) -> Scorer:
+        """An ensemble of estimators fitted on the same rows; weights are normalised to one."""
+        classes = tuple(np.asarray(members[0][0].classes_).tolist())
+        for estimator, _ in members:
+            if tuple(np.asarray(estimator.classes_).tolist()) != classes:
+                raise ValueError("ensemble members must share their classes (same rows fitted)")
+        total = float(sum(weight for _, weight in members))
         encoding = FeatureEncoding.from_preprocessor(preprocessor, features)
-        return cls(encoding, estimator.model_, classes, features)
+        return cls(
+            encoding,
+            tuple(estimator.model_ for estimator, _ in members),
+            classes,
+            features,
+            tuple(weight / total for _, weight in members),
+        )
 
     def save(self, folder: Path) -> dict[str, str]:
         """Write the three artifact files; returns MLflow's artifacts mapping."""
-        network = {
-            "architecture": model_files.describe_network(self.network),
-            "classes": list(self.classes),
-            "numeric": list(self.features.numeric),
-            "categorical": list(self.features.categorical),
-        }
+        network: dict[str, Any] = model_files.describe_members(self.networks, self.weights)
+        network.update(
+            classes=list(self.classes),
+            numeric=list(self.features.numeric),
+            categorical=list(self.features.categorical),
+        )
         paths = {name: folder / name for name in ARTIFACT_FILES}
         paths[NETWORK_FILE].write_text(json.dumps(network, indent=2))
-        torch.save(self.network.state_dict(), paths[WEIGHTS_FILE])
+        torch.save(model_files.members_state(self.networks), paths[WEIGHTS_FILE])
         paths[PREPROCESSOR_FILE].write_text(json.dumps(self.encoding.to_dict()))
         return {name: str(path) for name, path in paths.items()}
 
@@ -144,17 +188,21 @@ class Scorer:
         """Read the three artifact files as data (flows.store.model_files); nothing in them runs."""
         paths = {name: Path(artifacts[name]) for name in ARTIFACT_FILES}
         spec = model_files.read_network(paths[NETWORK_FILE])
-        state = model_files.read_weights(paths[WEIGHTS_FILE], spec.architecture)
+        states = model_files.read_weights(paths[WEIGHTS_FILE], spec.architectures)
         encoding = model_files.read_encoding(paths[PREPROCESSOR_FILE], spec.features)
-        if encoding.width != spec.architecture["n_features"]:
+        widths = {architecture["n_features"] for architecture in spec.architectures}
+        if widths != {encoding.width}:
             raise ModelLoadError(
                 f"{PREPROCESSOR_FILE} makes {encoding.width} columns, but {NETWORK_FILE}'s "
-                f"architecture.n_features is {spec.architecture['n_features']}"
+                f"architecture.n_features is {sorted(widths)[0]}"
             )
-        network = BNSoftmaxNet(**spec.architecture)
-        network.load_state_dict(state)
-        network.eval()
-        return cls(encoding, network, spec.classes, spec.features)
+        networks = []
+        for architecture, state in zip(spec.architectures, states, strict=True):
+            network = BNSoftmaxNet(**architecture)
+            network.load_state_dict(state)
+            network.eval()
+            networks.append(network)
+        return cls(encoding, tuple(networks), spec.classes, spec.features, spec.weights)
 
 
 class DriftuneModel(PythonModel):

@@ -24,15 +24,19 @@ from mlflow.entities import RunTag
 from data.drift.profile import ReferenceProfile
 from data.window import TrainingData
 from flows.config import ProjectConfig
+from flows.cores import threads_per_trial
 from flows.store.handle import Store
 from flows.store.registry import ChampionInfo
 from flows.store.tracking import all_runs, find_logged_trials, start_search_run
+from flows.store.trials import find_trial_run_id
+from models.ensemble import Members
 from models.search.trials import TrialResult
 from models.window_choice import WindowChoice
 
 PROFILE_FILE = "reference_profile.json"
 WINDOW_TAG = "window_batches"
 WARM_START_TAG = "warm_start_configs"
+ENSEMBLE_TAG = "ensemble_members"
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ def open_search(
             "search_key": key,
             WINDOW_TAG: json.dumps(list(data.batch_ids)),
             WARM_START_TAG: json.dumps(initial, default=str),
+            "torch_threads": str(threads_per_trial(config)),
         },
     )
     return SearchHandle(run_id, {}, resumed=False, initial=tuple(initial))
@@ -154,3 +159,18 @@ def _read_text_artifact(client: MlflowClient, run_id: str, path: str) -> str:
     with tempfile.TemporaryDirectory(prefix="driftune-artifact-") as folder:
         local = client.download_artifacts(run_id, path, folder)
         return Path(local).read_text()
+
+
+def record_ensemble(store: Store, run_id: str, members: Members) -> None:
+    """The trials the candidate averages, as the search run's ``ensemble_members`` tag and each
+    member trial run's ``ensemble_weight`` tag (a column to sort by in the MLflow UI)."""
+    client = store.client
+    listed = [
+        {"trial": trial.index, "weight": round(weight, 4), "params": dict(trial.params)}
+        for trial, weight in members
+    ]
+    client.set_tag(run_id, ENSEMBLE_TAG, json.dumps(listed, default=str))
+    for trial, weight in members:
+        trial_run = find_trial_run_id(client, run_id, trial.index)
+        if trial_run is not None:
+            client.set_tag(trial_run, "ensemble_weight", f"{weight:.4f}")

@@ -48,6 +48,7 @@ class TrialResult:
     extras: Mapping[str, Any] = field(default_factory=dict)
     index: int = 0
     settings: Mapping[str, Any] = field(default_factory=dict)
+    predictions: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.status not in TRIAL_STATUSES:
@@ -61,6 +62,14 @@ class TrialResult:
         )
         object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
         object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
+        if self.predictions is not None:
+            # float32 both live and as stored (trial.json): a resumed search averages the same
+            # numbers the uninterrupted one did, so it selects the same ensemble.
+            predictions = np.asarray(self.predictions, dtype=np.float32)
+            if predictions.ndim != 2:
+                raise ValueError(f"predictions must be (rows, classes), got {predictions.shape}")
+            predictions.setflags(write=False)
+            object.__setattr__(self, "predictions", predictions)
 
     def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
         # Mapping proxies cannot be pickled; process-based task runners (Dask) pickle results.
@@ -74,6 +83,20 @@ class TrialResult:
     def broken(self) -> bool:
         """Diverged or failed: training did not work (a pruned trial trained healthily)."""
         return self.status in ("diverged", "failed")
+
+    @property
+    def best_epoch(self) -> int:
+        """The epoch (from 1) its weights are kept from: the lowest finite validation loss.
+
+        A cross-validated trial records it (``metrics["best_epoch"]``, the folds' median); with
+        no finite validation loss, the last epoch trained.
+        """
+        recorded = self.metrics.get("best_epoch")
+        if recorded is not None and math.isfinite(recorded):
+            return max(int(round(recorded)), 1)
+        losses = self.curves.get("val_loss", ())
+        finite = [(loss, epoch) for epoch, loss in enumerate(losses, 1) if math.isfinite(loss)]
+        return min(finite)[1] if finite else max(int(self.metrics.get("epochs", 1)), 1)
 
     def score(self, metric: str = "val_accuracy") -> float:
         """The metric oriented so that larger is better; -inf when missing or not finite."""
@@ -95,6 +118,7 @@ class TrialResult:
             "extras": dict(self.extras),
             "index": self.index,
             "settings": dict(self.settings),
+            "predictions": None if self.predictions is None else self.predictions.tolist(),
         }
 
     @classmethod

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from models.search.space import SearchSpace
+from models.settings import DEFAULTS
 
 
 def fit_to_space(
@@ -60,3 +61,11 @@ def _fit_one(config: Mapping[str, Any], space: SearchSpace) -> tuple[dict[str, A
             moved[name] = nearest
             changes.append(f"{name} {value!r} is outside {distribution!r}, moved to {nearest!r}")
     return moved, changes
+
+
+def standing_configuration(space: SearchSpace, fixed: Mapping[str, Any]) -> dict[str, Any]:
+    """The fixed configuration as a point of ``space``: each searched parameter at the value a
+    trial takes when nothing searches it (the project's fixed setting, else the estimator's
+    default). Trained first in every search, so that a search replaces what a cron job would
+    fit only when some trial does better on the same rows."""
+    return {name: fixed.get(name, DEFAULTS[name]) for name in space}
