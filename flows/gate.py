@@ -68,7 +68,7 @@ def refit_candidate(
     """
     scorer, outcome = _refit_on(data.reference, config, data, members, n_threads)
     if scorer is not None:
-        return Candidate(scorer, f"{_what(members)} refit on training + validation rows, {outcome}")
+        return Candidate(scorer, f"{_what(members)}refit on training + validation rows, {outcome}")
     best = members[0][0]
     rows = data.encoded
     if searched is None:
@@ -96,15 +96,16 @@ def window_candidate(
     scorer, outcome = _refit_on(data.window, config, data, members, n_threads)
     if scorer is None:
         return None
-    fit = f"{_what(members)} refit on the whole window ({len(data.window)} rows), {outcome}"
+    fit = f"{_what(members)}refit on the whole window ({len(data.window)} rows), {outcome}"
     return Candidate(scorer, fit, on_window=True)
 
 
 def _what(members: Members) -> str:
+    """How a fit description starts: nothing for one trial, the members for an ensemble."""
     if len(members) == 1:
-        return "the best trial"
+        return ""
     shares = ", ".join(f"trial {trial.index} x {weight:.2f}" for trial, weight in members)
-    return f"an ensemble of {len(members)} trials ({shares})"
+    return f"an ensemble of {len(members)} trials ({shares}), each "
 
 
 def _refit_on(

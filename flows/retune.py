@@ -57,8 +57,7 @@ def retune(request: RetuneRequest) -> RetuneOutcome:
             tasks.record_window(client, handle.run_id, choice)
         results, best, searched = _search(config, data, store, handle)
         members = running.ensemble_members(config, data, results, best)
-        if len(members) > 1:
-            tasks.record_ensemble(store, handle.run_id, members)
+        tasks.record_ensemble(store, handle.run_id, members)
         verdict = candidate.conclude(
             store,
             config,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,3 +165,55 @@ def test_log_model_through_the_client_and_load_it_as_data(fitted, module_store: 
     out = model.predict(new)
     expected = estimator.predict(preprocessor.transform(new))
     assert (out["prediction"].to_numpy() == expected).all()
+
+
+@pytest.fixture(scope="module")
+def ensemble(fitted) -> tuple[Scorer, list[tuple[BNSoftmaxClassifier, float]], ColumnTransformer]:
+    """Three differently shaped members fitted on the same rows, weighted 0.5, 0.3 and 0.2."""
+    _, preprocessor, frame = fitted
+    _, labels = raw_frame(240, seed=0)
+    X = preprocessor.transform(frame)
+    shapes = [(1, 8), (2, 16), (0, 0)]
+    members = [
+        (
+            BNSoftmaxClassifier(
+                n_layers=layers, hidden_units=units, max_epochs=4, batch_size=32, random_state=k
+            ).fit(X, labels),
+            weight,
+        )
+        for k, ((layers, units), weight) in enumerate(zip(shapes, (5.0, 3.0, 2.0), strict=True))
+    ]
+    return Scorer.from_estimators(members, preprocessor, FEATURES), members, preprocessor
+
+
+def _averaged(members, preprocessor, frame: pd.DataFrame) -> np.ndarray:
+    X = preprocessor.transform(frame)
+    total = sum(weight for _, weight in members)
+    return sum(weight / total * estimator.predict_proba(X) for estimator, weight in members)
+
+
+def test_an_ensemble_scores_the_weighted_average_of_its_members(ensemble) -> None:
+    scorer, members, preprocessor = ensemble
+    assert scorer.weights == pytest.approx((0.5, 0.3, 0.2))
+    new, _ = raw_frame(50, seed=5)
+    out = scorer.score(new)
+    expected = _averaged(members, preprocessor, new)
+    np.testing.assert_allclose(out[["proba_dry", "proba_rain"]], expected, rtol=1e-6)
+    labels = np.asarray(scorer.classes, dtype=object)[expected.argmax(axis=1)]
+    assert (out["prediction"].to_numpy() == labels).all()
+
+
+def test_an_ensemble_round_trips_as_data_and_as_a_pyfunc(ensemble, tmp_path: Path) -> None:
+    scorer, members, preprocessor = ensemble
+    frame, _ = raw_frame(240, seed=0)
+    folder = tmp_path / "model"
+    save_model(folder, scorer, frame)
+    description = json.loads((folder / "artifacts" / "network.json").read_text())
+    assert [m["weight"] for m in description["members"]] == pytest.approx([0.5, 0.3, 0.2])
+    assert [m["architecture"]["n_layers"] for m in description["members"]] == [1, 2, 0]
+    new, _ = raw_frame(30, seed=6)
+    expected = _averaged(members, preprocessor, new)
+    loaded = Scorer.load({p.name: p for p in (folder / "artifacts").iterdir()})
+    np.testing.assert_allclose(loaded.score(new)[["proba_dry", "proba_rain"]], expected, rtol=1e-6)
+    pyfunc = mlflow.pyfunc.load_model(str(folder)).predict(new)
+    np.testing.assert_allclose(pyfunc[["proba_dry", "proba_rain"]], expected, rtol=1e-6)
