@@ -18,7 +18,7 @@ SAMPLES = {
         "file": "rainfall.csv",
         "label": "rain",
         "time": None,
-        "every": "1000            # no time column: one batch every 1,000 rows",
+        "every": "1500            # no time column: one batch every 1,500 rows",
     },
 }
 
@@ -41,7 +41,7 @@ window:
                              # best predicted the newest batch from the ones before it
   periods: 1                 # N while there is no batch before the newest (or candidates: [])
   validation: 0.2            # then the next-newest rows validate the trials
-  holdout: 0.25              # and the newest rows judge the promotion
+  holdout: 0.2               # and the newest rows judge the promotion
   min_rows: 10               # fewest labelled rows a split may have
 
 search:
@@ -60,6 +60,11 @@ search:
   fused: false               # true: a round's trials of one structure train as one stacked model
   pruning: {{enabled: false, min_epochs: 4, reduction_factor: 3}}  # needs fused: at epochs 4,
                              # 12, 36, ... only the round's top 1/3 train on; the rest: pruned
+  standing_candidate: true   # the fixed configuration is the first trial of every search
+  ensemble: {{max_members: 5, steps: 20}}  # the champion averages up to 5 of the trials, chosen
+                             # greedily on the validation rows; max_members: 1 = the best trial
+  cross_validation: {{folds: 1, below_rows: 2000}}  # folds: 5 judges each trial on 5 time-
+                             # blocked folds when train + validation rows are below 2,000
 
 drift:
   alpha: 0.05                # after multiple-testing correction

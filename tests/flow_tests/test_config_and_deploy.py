@@ -134,3 +134,52 @@ def test_serve_builds_the_same_three_deployments_with_the_config_schedules() -> 
     assert deployments[0].schedules[0].schedule.cron == "0 * * * *"
     assert deployments[1].parameters["request"]["trigger"] == "schedule"
     assert not deployments[2].schedules
+
+
+POLICY_SECTIONS = ("window", "search", "drift", "promotion")
+
+
+def _flat(prefix: str, value: object) -> dict[str, object]:
+    if isinstance(value, dict):
+        return {
+            k: v for key, inner in value.items() for k, v in _flat(f"{prefix}.{key}", inner).items()
+        }
+    return {prefix: value}
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_init_writes_the_policy_defaults_and_shipped_configs_carry_none(
+    name: str, tmp_path: Path
+) -> None:
+    """The defaults are the defaults: what `driftune init` writes is the config model's, and a
+    shipped config sets no policy value (its backtest measures what a new user gets)."""
+    defaults = parse_config(MINIMAL).model_dump(mode="json")
+    example = tmp_path / "driftune.yaml"
+    example.write_text(render_example(name))
+    written = yaml.safe_load(example.read_text())
+    for section in POLICY_SECTIONS:
+        expected = _flat(section, defaults[section])
+        for key, value in _flat(section, written.get(section, {})).items():
+            assert value == expected[key], (
+                f"driftune init writes {key}: {value}, not {expected[key]}"
+            )
+    shipped = yaml.safe_load((DEPLOY / "configs" / f"{name}.yaml").read_text())
+    assert not set(shipped) & set(POLICY_SECTIONS), f"{name}.yaml sets {set(shipped)}"
+
+
+def test_the_readme_configuration_table_states_the_defaults() -> None:
+    readme = (ROOT / "README.md").read_text()
+    defaults = parse_config(MINIMAL)
+    for phrase in (
+        f"`periods` ({defaults.window.periods}",
+        f"`validation` ({defaults.window.validation})",
+        f"`holdout` ({defaults.window.holdout})",
+        f"`rounds` ({defaults.search.rounds})",
+        f"`trials_per_round` ({defaults.search.trials_per_round})",
+        f"`standing_candidate` ({str(defaults.search.standing_candidate).lower()}",
+        f"`max_members` {defaults.search.ensemble.max_members}",
+        f"`steps` {defaults.search.ensemble.steps}",
+        f"`folds` {defaults.search.cross_validation.folds}",
+        f"`margin` ({defaults.promotion.margin})",
+    ):
+        assert phrase in readme, phrase
