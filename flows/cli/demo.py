@@ -52,12 +52,10 @@ def write_demo_project(workdir: Path, budget: DemoBudget) -> Path:
     config = {
         "name": "seattle-weather-demo",
         "dataset": {"path": "incoming", "label": "weather", "time": "date", "every": "file"},
-        "window": {"periods": 1, "validation": 0.2, "holdout": 0.25},
+        # The policy is driftune's defaults; only the budget is written (tests shrink it).
         "search": {
-            "strategy": "caviar",
             "rounds": budget.rounds,
             "trials_per_round": budget.trials_per_round,
-            "top_k": 3,
             "seed": 0,
             "fixed": {"max_epochs": budget.max_epochs, "patience": 8},
         },
