@@ -38,7 +38,7 @@ from models.refit import refit
 from models.search.caviar import CoarseToFine
 from models.search.driver import run_search
 from models.search.space import SearchSpace
-from models.settings import DEFAULTS
+from models.search.warm import standing_configuration
 from models.trial import make_folds_train_fn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,10 +56,6 @@ def dataset(name: str, folder: Path) -> DatasetSpec:
         pd.read_csv(SAMPLES / "rainfall.csv").iloc[:18_000].to_csv(path, index=False)
         return DatasetSpec(path=path, label="rain", every=1500)
     raise ValueError(name)
-
-
-def standing_params(space: SearchSpace) -> dict[str, Any]:
-    return {name: FIXED.get(name, DEFAULTS[name]) for name in space}
 
 
 def run_window(
@@ -82,7 +78,7 @@ def run_window(
     )
     train_fn = make_folds_train_fn(fold_rows, fixed_params=FIXED, n_threads=1)
     space = SearchSpace.default()
-    initial = [standing_params(space)] if standing else []
+    initial = [standing_configuration(space, FIXED)] if standing else []
     strategy = CoarseToFine(
         space, rounds=3, trials_per_round=6, top_k=3, seed=seed, initial=initial
     )
