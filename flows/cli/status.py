@@ -33,6 +33,7 @@ class ChampionSummary:
     holdout_metrics: Mapping[str, float]
     previous_version: str | None
     data_sha256: str
+    fit: str = ""  # how the version's model was fitted: one trial's refit, or an ensemble's
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def read_champion(store: Store) -> ChampionSummary | None:
         },
         previous_version=aliases.get(PREVIOUS),
         data_sha256=tags.get("data_sha256", ""),
+        fit=tags.get("fit", ""),
     )
 
 

@@ -31,11 +31,16 @@ def show_status(console: Console, config: ProjectConfig) -> None:
     if champion is None:
         console.print("no champion yet: run `driftune tune`")
     else:
-        metrics = ", ".join(f"{k} {v:.3f}" for k, v in champion.holdout_metrics.items())
+        metrics = ", ".join(
+            f"{k} {v:.0f}" if k == "holdout_rows" else f"{k} {v:.3f}"
+            for k, v in champion.holdout_metrics.items()
+        )
         console.print(
             f"champion: version {champion.version} ({metrics}); previous-champion: "
             f"{champion.previous_version or '-'}; data sha256 {champion.data_sha256[:12]}"
         )
+        if champion.fit:
+            console.print(f"  model: {champion.fit}")
     checks = _table("recent drift checks", "when", "batch", "verdict", "drifted features")
     for check in status.checks:
         checks.add_row(

@@ -93,6 +93,9 @@ def test_a_retune_promotes_an_ensemble_that_predict_scores_with(
     expected = model.predict(rows.drop(columns="label"))
     assert list(scored["prediction"]) == list(expected["prediction"])
     assert np.mean(scored["prediction"].to_numpy() == rows["label"].to_numpy()) > 0.75
+    shown = CliRunner().invoke(app, ["status", "-c", str(project)])
+    assert shown.exit_code == 0, shown.output
+    assert f"model: an ensemble of {len(members)} trials" in shown.output
 
 
 def test_the_fixed_configuration_is_the_first_trial_of_every_search(project: Path) -> None:
