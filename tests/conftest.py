@@ -12,6 +12,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -38,6 +39,40 @@ def prefect_api_url(prefect_server: None) -> str:
     url = PREFECT_API_URL.value()
     assert url, "the session's Prefect server has no URL"
     return str(url)
+
+
+@pytest.fixture(scope="session")
+def global_store_decoy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point MLflow's process-global tracking URI at a decoy that must stay unused.
+
+    driftune passes its store explicitly; code that slips onto the fluent API or a bare
+    ``MlflowClient()`` would create the decoy database, and the session fails at teardown.
+    """
+    decoy = tmp_path_factory.mktemp("mlflow-global") / "must-stay-unused.db"
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{decoy}"
+    yield decoy
+    if previous is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = previous
+    assert not decoy.exists(), "something used MLflow's global tracking URI"
+
+
+@pytest.fixture(scope="session")
+def template_store(tmp_path_factory: pytest.TempPathFactory, global_store_decoy: Path) -> Path:
+    """A migrated, empty MLflow database file to copy, one for the whole session.
+
+    Creating an MLflow SQLite store runs its schema migrations (seconds); every project and
+    server store the tests make starts as a copy of this one instead (milliseconds).
+    """
+    from mlflow import MlflowClient
+
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    database = folder / "mlflow.db"
+    client = MlflowClient(tracking_uri=f"sqlite:///{database}")
+    client.search_experiments()  # creates the tables
+    return database
 
 
 # Seconds per test folder (setup, call and teardown), printed at the end of every run: the CI

@@ -564,11 +564,14 @@ def demo(
     max_epochs: Annotated[int, typer.Option(help="Epochs per trial at most.")] = 40,
 ) -> None:
     """The whole loop on seattle-weather: tune on 2012, then replay 2013-2015 as new batches."""
+    from flows.cli.demo_folder import check_demo_folder
+
+    # A folder the demo did not make: one line, exit 1, before Prefect, MLflow or torch load.
+    _run(lambda: check_demo_folder(workdir))
     from flows.cli.console import demo_reasons, demo_table, trial_progress
-    from flows.cli.demo import DemoBudget, DemoOutcome, check_demo_folder, run_demo
+    from flows.cli.demo import DemoBudget, DemoOutcome, run_demo
     from flows.prefect_api import project_api, quiet_prefect_console
 
-    _run(lambda: check_demo_folder(workdir))  # a folder the demo did not make: one line, exit 1
     budget = DemoBudget(rounds=rounds, trials_per_round=trials, max_epochs=max_epochs)
     console.print(f"[bold]driftune demo[/] in {workdir} (starts clean each run)")
 

@@ -10,7 +10,6 @@ other existing path is refused, so a mistyped ``--workdir`` cannot delete a user
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,23 +17,17 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from data.errors import DriftuneError
 from data.loading import load
 from data.samples import sample_path
 from data.schema import DatasetSpec
 from flows.check_drift import DriftCheckRequest, check_drift
+from flows.cli.demo_folder import MARKER, MARKER_TEXT, clear_demo_folder
 from flows.config import load_config
 from flows.outcomes import DriftCheckOutcome, RetuneOutcome, RetuneRefused
 from flows.retune import RetuneRequest, retune
 from flows.store.project import tracking_config
 
 FIRST_YEAR, REPLAYED_YEARS = 2012, (2013, 2014, 2015)
-MARKER = ".driftune-demo"
-MARKER_TEXT = "Made by `driftune demo`, which deletes and recreates this folder on each run.\n"
-
-
-class DemoFolderError(DriftuneError):
-    """The demo's --workdir is a path the demo did not make; nothing was deleted."""
 
 
 @dataclass(frozen=True)
@@ -63,36 +56,6 @@ def write_demo_project(workdir: Path, budget: DemoBudget) -> Path:
     path = workdir / "driftune.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
-
-
-def check_demo_folder(workdir: Path) -> bool:
-    """Whether ``workdir`` is an earlier demo's folder to remove; refuse other existing paths.
-
-    False when it is absent or empty (used as it is); DemoFolderError for anything else.
-    """
-    if not (workdir.exists() or workdir.is_symlink()):
-        return False
-    if workdir.is_dir() and not workdir.is_symlink():
-        marker = workdir / MARKER
-        if marker.is_file() and not marker.is_symlink():
-            return True
-        if not any(workdir.iterdir()):
-            return False
-    raise DemoFolderError(
-        f"{workdir} exists and is not a folder an earlier `driftune demo` made (it has no "
-        f"{MARKER} file): nothing was deleted; pick another --workdir (or delete it yourself "
-        "if an older driftune made it before demos were marked)"
-    )
-
-
-def clear_demo_folder(workdir: Path) -> None:
-    """Remove an earlier demo's folder; refuse every other existing path, deleting nothing."""
-    if not check_demo_folder(workdir):
-        return
-    try:
-        shutil.rmtree(workdir)
-    except OSError as error:
-        raise DemoFolderError(f"cannot remove the earlier demo in {workdir}: {error}") from None
 
 
 def land_year(workdir: Path, seattle: pd.DataFrame, year: int) -> None:

@@ -21,6 +21,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, Run
 
+from flows import failpoints
 from models.search.trials import TrialResult
 
 TrialSet = Mapping[int, TrialResult]
@@ -92,7 +93,9 @@ def log_trial(
     run_id = str(run.info.run_id)
     _log_contents(client, run_id, result, strategy)
     client.set_terminated(run_id, "FAILED" if result.broken else "FINISHED")
-    return _keep_oldest(client, experiment_id, key, run, remove_earlier=fresh_search)
+    kept = _keep_oldest(client, experiment_id, key, run, remove_earlier=fresh_search)
+    failpoints.reached("after-trial")
+    return kept
 
 
 def _log_contents(client: MlflowClient, run_id: str, result: TrialResult, strategy: str) -> None:

@@ -2,7 +2,8 @@
 
 The champion is trained for real (torch, a few epochs), logged through ``log_model`` and
 registered through ``register_candidate`` into the project's own SQLite store, so its files lie
-on disk under ``<project>/.driftune/artifacts`` where a test can rewrite them.
+on disk under ``<project>/.driftune/artifacts`` where a test can rewrite them. A module builds
+it once and gives each test a copy of the whole project (``copy_champion``) to tamper with.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from flows.store.project import open_store
 from flows.store.registry import SHA256_PREFIX, promote, register_candidate
 from flows.store.tracking import ensure_experiment
 from models.estimator import BNSoftmaxClassifier
+from tests.fault_tests.project_copies import copy_project
 from tests.flow_tests.projects import batch, land, make_project
 
 FEATURES = FeatureSet(numeric=("x1", "x2"), categorical=("colour",))
@@ -86,8 +88,25 @@ def champion_project(root: Path, template_db: Path, scorer: Scorer) -> ChampionP
     return ChampionProject(config_path, store, version, model_dir, source, scorer.predict(rows))
 
 
+def copy_champion(project: ChampionProject, root: Path) -> ChampionProject:
+    """The same champion in a copy of its project folder at ``root``, its own store and files."""
+    source = project.config.parent
+    config = copy_project(source, root)
+
+    def moved(path: Path) -> Path:
+        return root / path.relative_to(source)
+
+    store = open_store(load_config(config))
+    model_dir, rows = moved(project.model_dir), moved(project.rows)
+    return ChampionProject(config, store, project.version, model_dir, rows, project.expected)
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """`driftune ARGS` in a new process, as a user or a scheduler runs it."""
+    """`driftune ARGS` in a new process, as a user or a scheduler runs it.
+
+    Only where a fresh interpreter is what is tested; elsewhere ``processes.invoke`` runs the
+    command in this process.
+    """
     driftune = Path(sys.executable).parent / "driftune"
     return subprocess.run(
         [str(driftune), *args],
@@ -99,10 +118,10 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def assert_one_line_refusal(result: subprocess.CompletedProcess[str], *needles: str) -> str:
+def assert_one_line_refusal(code: int, output: str, *needles: str) -> str:
     """Exit 1, one line of output, no traceback, every needle in it; returns the line."""
-    output = (result.stdout + result.stderr).strip()
-    assert result.returncode == 1, output
+    output = output.strip()
+    assert code == 1, output
     assert "Traceback" not in output, output
     assert len(output.splitlines()) == 1, output
     for needle in needles:

@@ -1,4 +1,9 @@
-"""Helpers for running the real `driftune` executable and watching its project from outside."""
+"""Helpers for running the real `driftune` executable and watching its project from outside.
+
+A test starts a `driftune` process only where a process is what it tests: the run it kills,
+the racers, a server it stops. Setup and reruns that nothing kills run in this process through
+``invoke`` (typer's CliRunner), sparing an interpreter start and ~5 s of imports each.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,19 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterTags
+from typer.testing import CliRunner
+
+from flows.cli.app import app
 from flows.cli.status import read_champion
 from flows.config import load_config
+from flows.run_owner import Owner, project_tag
 from flows.store.project import open_store
 from flows.store.tracking import all_runs
 
@@ -44,6 +56,27 @@ def run(
     return subprocess.run(
         [DRIFTUNE, *args], env=dict(env), capture_output=True, text=True, timeout=timeout
     )
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    """`driftune ARGS` in this process: its exit code and output (stdout and stderr together).
+
+    Flow commands use the session's Prefect server (the ``prefect_server`` fixture). The CLI
+    sets Prefect's and MLflow's environment variables as it starts (flows/cli/app.py); they are
+    put back afterwards, so one command's settings never leak into the next test. Only a
+    SystemExit (the one-line error path) counts as handled: any other exception fails here with
+    its traceback.
+    """
+    saved = dict(os.environ)
+    try:
+        result = CliRunner().invoke(app, list(args))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        assert result.exc_info is not None
+        raise AssertionError("".join(traceback.format_exception(*result.exc_info)))
+    return result.exit_code, result.output
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -97,11 +130,48 @@ def champion_version(config_path: Path) -> str | None:
     return None if found is None else found.version
 
 
-# Trials of a few seconds each, so a kill after the first lands with most still to train.
-SLOW_SEARCH = {
-    "rounds": 2,
-    "trials_per_round": 4,
-    "top_k": 1,
-    "seed": 0,
-    "fixed": {"max_epochs": 60, "patience": 60},
-}
+def flow_runs_of(config_path: Path, owner_pid: int) -> list[Any]:
+    """The Prefect flow runs the process ``owner_pid`` ran for this project's config.
+
+    Read from the session's Prefect server: the runs carry their owner's tag
+    (flows/run_owner.py) and the request naming the config.
+    """
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[project_tag("toy")]))
+        )
+    return [
+        run
+        for run in runs
+        if _owned_by(run.tags, owner_pid)
+        and run.parameters.get("request", {}).get("config_path") == str(config_path)
+    ]
+
+
+def trained_trials(flow_run_ids: list[Any], settle_s: float = 2.0) -> list[int]:
+    """The trial indices the flow runs trained: their `train-trial` task runs, by name.
+
+    The server records task runs from events, a moment after they ran: the list is read until
+    it stops changing for ``settle_s``.
+    """
+    with get_client(sync_client=True) as client:
+
+        def read() -> list[int]:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=list(flow_run_ids)))
+            )
+            names = [run.name for run in runs if run.name.startswith("trial-")]
+            return sorted(int(name.removeprefix("trial-")) for name in names)
+
+        seen, deadline = read(), time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(settle_s)
+            again = read()
+            if again == seen and seen:
+                return seen
+            seen = again
+        return seen
+
+
+def _owned_by(tags: list[str], pid: int) -> bool:
+    return any((owner := Owner.from_tag(tag)) is not None and owner.pid == pid for tag in tags)

@@ -1,4 +1,8 @@
-"""`driftune demo --workdir DIR` never deletes a folder an earlier demo did not make."""
+"""`driftune demo --workdir DIR` never deletes a folder an earlier demo did not make.
+
+The CLI's refusal comes before Prefect, MLflow, torch or pandas load: one line in a fraction
+of a second, which these tests see from a fresh interpreter.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli.demo import (
-    MARKER,
-    DemoBudget,
-    DemoFolderError,
-    clear_demo_folder,
-    write_demo_project,
-)
-from tests.fault_tests.champions import assert_one_line_refusal, run_cli
+from flows.cli.demo import DemoBudget, write_demo_project
+from flows.cli.demo_folder import MARKER, DemoFolderError, clear_demo_folder
+from tests.flow_tests.probe import probe
+
+HEAVY = {"prefect", "mlflow", "torch", "pandas"}
 
 
 def _user_project(folder: Path) -> dict[Path, bytes]:
@@ -30,19 +31,29 @@ def _snapshot(folder: Path) -> dict[Path, bytes]:
     return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
 
 
+def _refused(workdir: Path, *needles: str) -> None:
+    """`driftune demo --workdir WORKDIR`: one line naming it, exit 1, nothing heavy imported."""
+    code, loaded, output = probe("demo", "--workdir", str(workdir), cwd=workdir.parent)
+    lines = [line for line in output.splitlines() if line.strip()]
+    said = [line for line in lines if not line.startswith("PROBE")]  # the probe's own report
+    assert code == 1, output
+    assert "Traceback" not in output and len(said) == 1, output
+    for needle in needles:
+        assert needle in said[0], output
+    assert not loaded & HEAVY, f"the refusal imported {sorted(loaded & HEAVY)}"
+
+
 def test_the_cli_refuses_a_user_folder_and_deletes_nothing(tmp_path: Path) -> None:
     project = tmp_path / "my-project"
     before = _user_project(project)
-    result = run_cli("demo", "--workdir", str(project))
-    assert_one_line_refusal(result, str(project), "nothing was deleted", MARKER)
+    _refused(project, str(project), "nothing was deleted", MARKER)
     assert _snapshot(project) == before
 
 
 def test_the_cli_refuses_a_file(tmp_path: Path) -> None:
     target = tmp_path / "results.csv"
     target.write_text("precious\n")
-    result = run_cli("demo", "--workdir", str(target))
-    assert_one_line_refusal(result, str(target), "nothing was deleted")
+    _refused(target, str(target), "nothing was deleted")
     assert target.read_text() == "precious\n"
 
 

@@ -1,27 +1,28 @@
 """A retune SIGKILLed after its search, at each step, resumes that step when run again.
 
-Each case runs a real `driftune tune` subprocess that kills itself with SIGKILL at a named point
-(flows/failpoints.py), then runs `driftune tune` again and checks what the store holds: one
-search (never a second), its trials once each, one version for it, one audit record of its
-verdict, and the aliases where that verdict puts them.
+Each case copies the module's project (tuned once: champion version 1), lands a new batch, runs
+a real `driftune tune` subprocess that kills itself with SIGKILL at a named point
+(flows/failpoints.py), then runs `driftune tune` again in this process and checks what the
+store holds: one search (never a second), its trials once each, one version for it, one audit
+record of its verdict, and the aliases where that verdict puts them.
 """
 
 from __future__ import annotations
 
 import signal
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from flows.config import load_config
 from flows.store.project import open_store
 from flows.store.registry import champion, list_audit
 from flows.store.tracking import all_runs, ensure_experiment
-from tests.fault_tests.processes import cli_env, run
+from tests.fault_tests.processes import cli_env, invoke, run
+from tests.fault_tests.project_copies import copy_project
 from tests.flow_tests.projects import TINY_SEARCH, batch, land, make_project
 
 pytestmark = pytest.mark.slow
@@ -36,11 +37,11 @@ POINTS = (
 )
 
 
-def _tune(config: Path, api: str, failpoint: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = cli_env(api, **({"DRIFTUNE_FAILPOINT": failpoint} if failpoint else {}))
-    if not failpoint:
-        env.pop("DRIFTUNE_FAILPOINT", None)
-    return run("tune", "-c", str(config), env=env)
+def _killed(config: Path, api: str, failpoint: str, *command: str) -> None:
+    """`driftune COMMAND` as a process that SIGKILLs itself at ``failpoint``."""
+    env = cli_env(api, DRIFTUNE_FAILPOINT=failpoint)
+    killed = run(*(command or ("tune",)), "-c", str(config), env=env)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout[-2000:] + killed.stderr[-2000:]
 
 
 def _searches(config: Path) -> list[Any]:
@@ -50,13 +51,24 @@ def _searches(config: Path) -> list[Any]:
     return all_runs(client, [experiment], "tags.`driftune.kind` = 'search'")
 
 
+@pytest.fixture(scope="module")
+def tuned(
+    tmp_path_factory: pytest.TempPathFactory, template_store: Path, prefect_server: None
+) -> Path:
+    """The module's project, tuned once on batch a: champion version 1. Tests use copies."""
+    root = tmp_path_factory.mktemp("tuned") / "project"
+    config = make_project(root, template_store)
+    land(root, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
+    code, output = invoke("tune", "-c", str(config))
+    assert code == 0, output
+    return root
+
+
 @pytest.fixture
-def project(tmp_path: Path, prefect_api_url: str) -> Path:
-    """A project with a champion from batch a, and batch b landed: the next tune judges b."""
-    config = make_project(tmp_path)
-    land(tmp_path, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
-    assert _tune(config, prefect_api_url).returncode == 0
-    land(tmp_path, "b-2024-02", batch(np.random.default_rng(1), "2024-02-01", shift=1.5))
+def project(tuned: Path, tmp_path: Path) -> Path:
+    """A copy of the tuned project with batch b landed: the next tune judges b."""
+    config = copy_project(tuned, tmp_path / "project")
+    land(config.parent, "b-2024-02", batch(np.random.default_rng(1), "2024-02-01", shift=1.5))
     return config
 
 
@@ -64,14 +76,11 @@ def project(tmp_path: Path, prefect_api_url: str) -> Path:
 def test_a_kill_after_the_search_resumes_the_step_it_was_in(
     project: Path, point: str, prefect_api_url: str
 ) -> None:
-    killed = _tune(project, prefect_api_url, failpoint=point)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    started = time.monotonic()
-    rerun = _tune(project, prefect_api_url)
-    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
-    assert "Traceback" not in rerun.stdout + rerun.stderr
-    assert "already running" not in rerun.stdout  # the dead holder's lock was taken over
-    assert time.monotonic() - started < 300
+    _killed(project, prefect_api_url, point)
+    code, output = invoke("tune", "-c", str(project))
+    assert code == 0, output
+    assert "Traceback" not in output
+    assert "already running" not in output  # the dead holder's lock was taken over
 
     searches = _searches(project)
     assert len(searches) == 2  # the first tune's and this one's: the rerun searched no more
@@ -100,19 +109,17 @@ def test_a_kill_after_the_search_resumes_the_step_it_was_in(
 
 
 def test_a_check_drift_killed_in_its_retune_is_resumed_by_the_next_check(
-    tmp_path: Path, prefect_api_url: str
+    tuned: Path, tmp_path: Path, prefect_api_url: str
 ) -> None:
     """The batch counts as checked once logged: only the pending retune brings the retune back."""
-    config = make_project(tmp_path, drift={"accuracy_drop": False})
-    land(tmp_path, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
-    assert _tune(config, prefect_api_url).returncode == 0
-    land(tmp_path, "b-2024-02", batch(np.random.default_rng(1), "2024-02-01", shift=3.0))
-    env = cli_env(prefect_api_url, DRIFTUNE_FAILPOINT="after-register")
-    killed = run("check-drift", "-c", str(config), env=env)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    again = run("check-drift", "-c", str(config), env=cli_env(prefect_api_url))
-    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
-    assert "resumed the retune" in again.stdout
+    config = copy_project(tuned, tmp_path / "project")
+    raw = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**raw, "drift": {"accuracy_drop": False}}))
+    land(config.parent, "b-2024-02", batch(np.random.default_rng(1), "2024-02-01", shift=3.0))
+    _killed(config, prefect_api_url, "after-register", "check-drift")
+    code, output = invoke("check-drift", "-c", str(config))
+    assert code == 0, output
+    assert "resumed the retune" in output
     store = open_store(load_config(config))
     client = store.client
     monitoring = ensure_experiment(store, "monitoring")
@@ -122,21 +129,21 @@ def test_a_check_drift_killed_in_its_retune_is_resumed_by_the_next_check(
     assert len(drift_searches) == 1 and drift_searches[0].info.status == "FINISHED"
     assert len(client.search_model_versions(f"name = '{store.name}'")) == 2
     # Once its outcome is recorded, the check is done: a third check finds nothing new.
-    third = run("check-drift", "-c", str(config), env=cli_env(prefect_api_url))
-    assert third.returncode == 0 and "nothing new" in third.stdout
+    code, output = invoke("check-drift", "-c", str(config))
+    assert code == 0 and "nothing new" in output, output
 
 
 def test_a_step_that_fails_after_the_search_is_named_and_resumed_when_fixed(
-    project: Path, prefect_api_url: str
+    project: Path,
 ) -> None:
     """The champion cannot be verified at the gate: one line names the step; nothing moves."""
     store = open_store(load_config(project))
     client = store.client
     recorded = client.get_model_version(store.name, "1").tags["sha256.network.json"]
     client.set_model_version_tag(store.name, "1", "sha256.network.json", "0" * 64)
-    failed = _tune(project, prefect_api_url)
-    lines = [line for line in (failed.stdout + failed.stderr).splitlines() if line.strip()]
-    assert failed.returncode == 1 and "Traceback" not in failed.stdout + failed.stderr
+    code, output = invoke("tune", "-c", str(project))
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert code == 1, output
     assert any("stopped at the promotion gate" in line for line in lines), lines
     assert any("a rerun resumes at this step" in line for line in lines), lines
     assert len(client.search_model_versions(f"name = '{store.name}'")) == 1
@@ -144,6 +151,6 @@ def test_a_step_that_fails_after_the_search_is_named_and_resumed_when_fixed(
     search = max(_searches(project), key=lambda run: run.info.start_time)
     assert search.info.status == "RUNNING"  # open, for the rerun to resume
     client.set_model_version_tag(store.name, "1", "sha256.network.json", recorded)
-    fixed = _tune(project, prefect_api_url)
-    assert fixed.returncode == 0, fixed.stdout[-2000:] + fixed.stderr[-2000:]
+    code, output = invoke("tune", "-c", str(project))
+    assert code == 0, output
     assert len(_searches(project)) == 2  # the rerun finished that search: no third one

@@ -7,6 +7,7 @@ each ending in a 143-183-line traceback, and a dead Prefect API in a 135-line on
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,6 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -22,12 +22,14 @@ import yaml
 from mlflow import MlflowClient
 
 from flows.cli.status import read_champion
+from flows.failpoints import paused_at, release
 from flows.store.handle import Store
-from flows.store.tracking import TrackingConfig, all_runs
+from flows.store.tracking import TrackingConfig
 from tests.fault_tests.processes import (
     cli_env,
     closed_port,
     error_lines,
+    invoke,
     run,
     search_runs,
     start,
@@ -72,8 +74,10 @@ def test_an_unreachable_tracking_server_is_one_line_within_the_bound(
     assert not (tmp_path / ".driftune" / "prefect").exists(), "no Prefect server was started"
 
 
-def test_a_dead_prefect_api_is_one_line_and_nothing_runs(tmp_path: Path) -> None:
-    config = make_project(tmp_path)
+def test_a_dead_prefect_api_is_one_line_and_nothing_runs(
+    tmp_path: Path, template_store: Path
+) -> None:
+    config = make_project(tmp_path, template_store)
     land(tmp_path, "a", batch(np.random.default_rng(0), "2024-01-01", n=50))
     url = f"http://127.0.0.1:{closed_port()}/api"
     result = run("tune", "--config", str(config), env=cli_env(url), timeout=300)
@@ -86,10 +90,17 @@ def test_a_dead_prefect_api_is_one_line_and_nothing_runs(tmp_path: Path) -> None
 
 
 @pytest.fixture
-def mlflow_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
-    """A real `mlflow server` on a SQLite store, artifacts proxied; yields URL, process, db."""
+def mlflow_server(
+    tmp_path: Path, template_store: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """A real `mlflow server` on a SQLite store, artifacts proxied; yields URL, process, db.
+
+    Its database starts as a copy of the migrated template: the server finds its schema current
+    and runs no migrations.
+    """
     database = tmp_path / "server" / "mlflow.db"
     database.parent.mkdir()
+    shutil.copyfile(template_store, database)
     port = closed_port()
     command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", "1"]
@@ -140,26 +151,24 @@ def test_the_tracking_server_killed_mid_search_is_one_line_and_the_champion_stay
     url, server, database = mlflow_server
     project = tmp_path / "project"
     config = make_project(project)
-    # Enough rows that a trial trains for seconds: the kill lands with most of them to go.
-    land(project, "a", batch(np.random.default_rng(0), "2024-01-01", n=20000))
+    land(project, "a", batch(np.random.default_rng(0), "2024-01-01"))
     _point_tracking_at(config, url, timeout_s=10)
-    env = cli_env(prefect_api_url)
-    first = run("tune", "--config", str(config), env=env)
-    assert first.returncode == 0, first.stdout + first.stderr
+    code, output = invoke("tune", "--config", str(config))
+    assert code == 0, output
     assert _champion_in(database, "toy") == "1"
 
-    raw = yaml.safe_load(config.read_text())
-    raw["search"] = {**raw["search"], "rounds": 3, "trials_per_round": 4}
-    raw["search"]["fixed"] = {"max_epochs": 60, "patience": 60}
-    config.write_text(yaml.safe_dump(raw))
+    # The second search holds after its first logged trial while the server is killed: the
+    # search is then mid-way for certain, with trials still to log.
+    pause = tmp_path / "pause"
+    env = cli_env(prefect_api_url, DRIFTUNE_FAILPOINT=f"after-trial=pause:{pause}")
     second = start("tune", "--config", str(config), env=env)
-    finished_before = len(_finished_trials_in(database))
-    wait_for(
-        lambda: len(_finished_trials_in(database)) > finished_before or second.poll() is not None,
-        600,
-        "a trial of the second search",
-    )
-    _kill_group(server)
+    try:
+        held = lambda: paused_at(pause) or second.poll() is not None  # noqa: E731
+        wait_for(held, 600, "a trial of the second search")
+        assert second.poll() is None, second.communicate()
+        _kill_group(server)
+    finally:
+        release(pause)
     killed_at = time.monotonic()
     out, err = second.communicate(timeout=600)
     took = time.monotonic() - killed_at
@@ -170,12 +179,3 @@ def test_the_tracking_server_killed_mid_search_is_one_line_and_the_champion_stay
     assert "the champion was version 1 before" in lines[0]
     assert took < 180, f"it took {took:.0f} s after the kill to say so"
     assert _champion_in(database, "toy") == "1"
-
-
-def _finished_trials_in(database: Path) -> list[Any]:
-    client = MlflowClient(tracking_uri=f"sqlite:///{database}")
-    experiment = client.get_experiment_by_name("toy-search")
-    if experiment is None:
-        return []
-    runs = all_runs(client, [experiment.experiment_id], "tags.trial_key LIKE '%'")
-    return [r for r in runs if r.info.status in ("FINISHED", "FAILED")]

@@ -14,7 +14,6 @@ from tests.fault_tests.champions import (
     ChampionProject,
     assert_one_line_refusal,
     champion_project,
-    run_cli,
     train_scorer,
 )
 
@@ -42,8 +41,8 @@ def _assert_refused(code: int, output: str, *needles: str) -> None:
 
 def test_the_input_as_output_is_refused_by_the_cli(project: ChampionProject) -> None:
     before = project.rows.read_bytes()
-    result = run_cli("predict", str(project.rows), str(project.rows), "-c", str(project.config))
-    assert_one_line_refusal(result, str(project.rows), "the output is the input file")
+    code, output = _predict(project, project.rows, project.rows)
+    assert_one_line_refusal(code, output, str(project.rows), "the output is the input file")
     assert project.rows.read_bytes() == before
 
 

@@ -23,26 +23,30 @@ import torch
 import yaml
 
 from flows.store.model_files import ARTIFACT_FILES, ModelLoadError
-from flows.store.packaging import PICKLE_SETTING, Scorer
+from flows.store.packaging import PICKLE_SETTING
 from flows.store.registry import SHA256_PREFIX, list_audit, load_champion_model
 from models.net import BNSoftmaxNet
 from tests.fault_tests.champions import (
     ChampionProject,
     assert_one_line_refusal,
     champion_project,
+    copy_champion,
     run_cli,
     train_scorer,
 )
+from tests.fault_tests.processes import invoke
 
 
 @pytest.fixture(scope="module")
-def scorer() -> Scorer:
-    return train_scorer()
+def champion(tmp_path_factory: pytest.TempPathFactory, template_store: Path) -> ChampionProject:
+    """The module's champion, trained, logged and registered once; tests tamper with copies."""
+    root = tmp_path_factory.mktemp("tampered") / "project"
+    return champion_project(root, template_store, train_scorer())
 
 
 @pytest.fixture
-def project(tmp_path: Path, template_store: Path, scorer: Scorer) -> ChampionProject:
-    return champion_project(tmp_path / "project", template_store, scorer)
+def project(tmp_path: Path, champion: ChampionProject) -> ChampionProject:
+    return copy_champion(champion, tmp_path / "project")
 
 
 @pytest.fixture
@@ -73,10 +77,21 @@ def refusal(project: ChampionProject) -> str:
     return message
 
 
+def _predict_args(project: ChampionProject, tmp_path: Path) -> list[str]:
+    return ["predict", str(project.rows), str(tmp_path / "scored.csv"), "-c", str(project.config)]
+
+
+def _trust(project: ChampionProject, reason: str) -> tuple[int, str]:
+    return invoke("trust", project.version, "--reason", reason, "-c", str(project.config))
+
+
 def predict_cli(project: ChampionProject, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return run_cli(
-        "predict", str(project.rows), str(tmp_path / "scored.csv"), "-c", str(project.config)
-    )
+    """`driftune predict` in a fresh interpreter, where stored code driftune imported would run.
+
+    In this process driftune's modules are loaded already: an import of the stored copy would
+    find them and run nothing, a pass that proves nothing.
+    """
+    return run_cli(*_predict_args(project, tmp_path))
 
 
 def pyfunc_load_in_subprocess(
@@ -278,8 +293,8 @@ def test_a_replaced_description_is_refused_by_the_cli_in_one_line(
     project: ChampionProject, tmp_path: Path
 ) -> None:
     _rewrite_description(project, {"architecture.hidden_units": 1e9}, retag=False)
-    result = predict_cli(project, tmp_path)
-    assert_one_line_refusal(result, "version 1 of 'toy'", "network.json does not match the SHA-256")
+    code, output = invoke(*_predict_args(project, tmp_path))
+    assert_one_line_refusal(code, output, "version 1 of 'toy'", "network.json does not match")
     assert not (tmp_path / "scored.csv").exists()
 
 
@@ -308,9 +323,9 @@ def test_a_version_in_the_skops_format_is_refused_with_what_to_do(
         project.store.name, project.version, SHA256_PREFIX + "preprocessor.skops", digest
     )
     assert tags == set(ARTIFACT_FILES)
-    result = predict_cli(project, tmp_path)
-    assert_one_line_refusal(result, "version 1 of 'toy'", "preprocessor.skops")
-    assert "driftune tune" in result.stdout + result.stderr
+    code, output = invoke(*_predict_args(project, tmp_path))
+    assert_one_line_refusal(code, output, "version 1 of 'toy'", "preprocessor.skops")
+    assert "driftune tune" in output
 
 
 def test_trust_records_the_hashes_of_a_reviewed_version_once(
@@ -320,14 +335,14 @@ def test_trust_records_the_hashes_of_a_reviewed_version_once(
         project.store.client.delete_model_version_tag(
             project.store.name, project.version, SHA256_PREFIX + name
         )
-    trusted = run_cli("trust", project.version, "--reason", "reviewed", "-c", str(project.config))
-    assert trusted.returncode == 0, trusted.stdout + trusted.stderr
-    scored = predict_cli(project, tmp_path)
-    assert scored.returncode == 0, scored.stdout + scored.stderr
+    code, output = _trust(project, "reviewed")
+    assert code == 0, output
+    code, output = invoke(*_predict_args(project, tmp_path))
+    assert code == 0, output
     events = [r for r in list_audit(project.store) if r.event == "trust"]
     assert [(r.version, r.reason) for r in events] == [(project.version, "reviewed")]
-    again = run_cli("trust", project.version, "--reason", "twice", "-c", str(project.config))
-    assert again.returncode == 1 and "recorded already" in again.stdout
+    code, output = _trust(project, "twice")
+    assert code == 1 and "recorded already" in output, output
 
 
 def test_trust_refuses_a_version_whose_files_are_not_plain_data(
@@ -339,8 +354,8 @@ def test_trust_refuses_a_version_whose_files_are_not_plain_data(
         )
     with project.artifact("weights.pt").open("wb") as handle:
         pickle.dump(LeavesMarker(marker), handle)
-    refused = run_cli("trust", project.version, "--reason", "reviewed", "-c", str(project.config))
-    assert refused.returncode == 1 and "Traceback" not in refused.stdout + refused.stderr
+    code, output = _trust(project, "reviewed")
+    assert code == 1 and "Traceback" not in output, output
     assert not marker.exists()
     tags = project.store.client.get_model_version(project.store.name, project.version).tags
     assert not any(key.startswith(SHA256_PREFIX) for key in tags)

@@ -1,8 +1,7 @@
 """Real SQLite MLflow stores in temporary folders, one per test or one per module.
 
-Creating an MLflow SQLite store runs its schema migrations (seconds). The session builds one
-migrated template database and every store starts as a copy of it: a real, empty store each
-time, in milliseconds.
+Every store starts as a copy of the session's migrated template (``template_store``,
+tests/conftest.py): a real, empty store each time, in milliseconds.
 """
 
 from __future__ import annotations
@@ -24,34 +23,6 @@ from mlflow import MlflowClient  # noqa: E402
 
 from flows.store.handle import Store  # noqa: E402
 from flows.store.tracking import TrackingConfig, prepare_local_store  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def global_store_decoy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Point MLflow's process-global tracking URI at a decoy that must stay unused.
-
-    driftune passes its store explicitly; code that slips onto the fluent API or a bare
-    ``MlflowClient()`` would create the decoy database, and the session fails at teardown.
-    """
-    decoy = tmp_path_factory.mktemp("mlflow-global") / "must-stay-unused.db"
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{decoy}"
-    yield decoy
-    if previous is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = previous
-    assert not decoy.exists(), "something used MLflow's global tracking URI"
-
-
-@pytest.fixture(scope="session")
-def template_store(tmp_path_factory: pytest.TempPathFactory, global_store_decoy: Path) -> Path:
-    """A migrated, empty MLflow database file to copy."""
-    folder = tmp_path_factory.mktemp("mlflow-template")
-    database = folder / "mlflow.db"
-    client = MlflowClient(tracking_uri=f"sqlite:///{database}")
-    client.search_experiments()  # creates the tables
-    return database
 
 
 def _store_in(folder: Path, template: Path, name: str) -> TrackingConfig:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +15,7 @@ from flows.cli.app import DRIFT_EXIT_CODE, app
 from flows.config import load_config
 from flows.store.project import open_store
 from flows.store.registry import champion, list_audit
+from tests.flow_tests.probe import probe
 from tests.flow_tests.projects import batch, land, make_project
 
 runner = CliRunner()
@@ -204,42 +201,7 @@ def test_ui_with_a_tracking_server_points_at_its_own_ui(
     assert launched == []  # nothing to start: `mlflow ui` cannot run on an http:// store
 
 
-# Runs the CLI in a fresh interpreter, then reports the exit code and which heavy packages the
-# command imported. `ui` would replace the process with the MLflow server: execv is stubbed.
-PROBE = """
-import json, os, sys
-os.execv = lambda *args: None
-from flows.cli.app import app
-try:
-    app(sys.argv[1:])
-except SystemExit as done:
-    code = done.code or 0
-heavy = ("prefect", "mlflow", "torch", "sklearn", "scipy", "pandas", "matplotlib")
-print("PROBE" + json.dumps({"exit": code, "loaded": [m for m in heavy if m in sys.modules]}))
-"""
-
-
 NOT_FOR_SCORING = {"prefect", "sklearn", "matplotlib"}
-
-
-def _probe(*args: str, cwd: Path) -> tuple[int, set[str], str]:
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    port = closed.getsockname()[1]
-    closed.close()
-    # A Prefect API nothing answers on: any command that touched Prefect would fail.
-    env = {**os.environ, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    line = next(line for line in done.stdout.splitlines() if line.startswith("PROBE"))
-    report = json.loads(line.removeprefix("PROBE"))
-    return report["exit"], set(report["loaded"]), done.stdout + done.stderr
 
 
 def test_commands_that_run_no_flow_need_no_prefect_and_load_only_what_they_use(
@@ -272,7 +234,7 @@ def test_commands_that_run_no_flow_need_no_prefect_and_load_only_what_they_use(
         (["rollback", "--reason", "probe", "-c", plain], NOT_FOR_SCORING),
     ]
     for args, never in cases:
-        code, loaded, output = _probe(*args, cwd=root)
+        code, loaded, output = probe(*args, cwd=root)
         assert code == 0, (args, output)
         assert not loaded & never, f"{args[0]} imported {sorted(loaded & never)}"
     assert not (root / ".driftune" / "prefect").exists(), "no local Prefect server was started"
@@ -283,7 +245,7 @@ def test_a_bad_config_is_told_before_prefect_or_mlflow_is_imported(tmp_path: Pat
     config.write_text(config.read_text().replace("rounds: 2", "rounds: -1"))
     for command in ("tune", "check-drift", "serve", "status", "promote"):
         extra = ["1", "--reason", "x"] if command == "promote" else []
-        code, loaded, output = _probe(command, *extra, "-c", str(config), cwd=tmp_path)
+        code, loaded, output = probe(command, *extra, "-c", str(config), cwd=tmp_path)
         assert code == 1 and "search.rounds" in output and "Traceback" not in output, output
         assert not loaded & {"prefect", "mlflow", "torch"}, f"{command} imported {sorted(loaded)}"
 
@@ -291,7 +253,7 @@ def test_a_bad_config_is_told_before_prefect_or_mlflow_is_imported(tmp_path: Pat
 def test_a_missing_dataset_is_told_before_any_server(tmp_path: Path) -> None:
     config = make_project(tmp_path)
     (tmp_path / "incoming").rmdir()
-    code, loaded, output = _probe("tune", "-c", str(config), cwd=tmp_path)
+    code, loaded, output = probe("tune", "-c", str(config), cwd=tmp_path)
     assert code == 1 and "dataset.path" in output and "incoming" in output, output
     assert not loaded & {"prefect", "mlflow"}
 

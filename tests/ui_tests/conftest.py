@@ -186,10 +186,10 @@ class Tuned:
 
 
 @pytest.fixture(scope="session")
-def tuned(workdir: Path, prefect_ui: str) -> Tuned:
+def tuned(workdir: Path, prefect_ui: str, template_store: Path) -> Tuned:
     """A small project and one real `driftune tune` on its first batch (about 15 s)."""
     root = workdir / "project"
-    config = make_project(root)
+    config = make_project(root, template_store)
     land(root, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
     done = subprocess.run(
         [*DRIFTUNE, "tune", "-c", str(config), "--json"],
