@@ -172,7 +172,7 @@ def portal_rodents() -> tuple[pd.DataFrame, dict[str, Any]]:
             "genus": complete["genus"].where(complete["genus"].isin(PORTAL_GENERA), "other"),
         }
     )
-    frame = frame.iloc[date.argsort(kind="stable")].reset_index(drop=True)
+    frame = frame.sort_values("date", kind="stable").reset_index(drop=True)  # ISO dates
     overrides = {
         "dataset": {
             "label": "genus",
