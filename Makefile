@@ -57,6 +57,7 @@ bench: setup
 	$(BIN)/python bench/retune_profile.py
 	$(BIN)/python bench/search_speed.py
 	$(BIN)/python bench/structure.py
+	$(BIN)/python bench/suite_time.py  # make test from a clean clone, twice: an hour or more
 
 lint-fix: setup
 	$(BIN)/ruff check --fix .

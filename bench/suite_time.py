@@ -15,7 +15,7 @@ says in words whether a run was quiet: a figure is only as quiet as the machine 
 Targets (issue 21): the whole run <= 15 min quiet and <= 25 min busy; tests/fault_tests
 <= 8 min quiet.
 
-    .venv/bin/python bench/suite_time.py --label after [--rev HEAD] [--modes quiet busy]
+    .venv/bin/python bench/suite_time.py [--label after] [--rev HEAD] [--modes quiet busy]
 
 Merges its figures into bench/results/suite_time.json under ``<label>.<mode>`` (about 15-40
 minutes a mode); each mode's whole output goes to a log in the temporary folder.
@@ -215,17 +215,18 @@ def verdicts(figures: dict[str, Any]) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--label", required=True, help="before, after, ...")
+    parser.add_argument("--label", help="before, after, ... (default: the commit, short)")
     parser.add_argument("--rev", default="HEAD")
     parser.add_argument("--modes", nargs="+", choices=("quiet", "busy"), default=["quiet", "busy"])
     args = parser.parse_args()
     rev = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", args.rev], capture_output=True, text=True, check=True
     ).stdout.strip()
+    label = args.label or rev[:7]
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    entry = results.setdefault(args.label, {})
+    entry = results.setdefault(label, {})
     for mode in args.modes:
-        log = Path(tempfile.gettempdir()) / f"suite_time-{args.label}-{mode}.log"
+        log = Path(tempfile.gettempdir()) / f"suite_time-{label}-{mode}.log"
         figures = run_ci(rev, mode == "busy", log)
         figures["created"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         figures["condition"] = condition(figures)

@@ -27,10 +27,12 @@ def _invoke(*args: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def tuned(tmp_path_factory: pytest.TempPathFactory, prefect_server: None) -> Path:
+def tuned(
+    tmp_path_factory: pytest.TempPathFactory, template_store: Path, prefect_server: None
+) -> Path:
     """A project tuned once through the CLI, shared by the read-mostly tests below."""
     root = tmp_path_factory.mktemp("cli-project")
-    config = make_project(root)
+    config = make_project(root, template_store)
     land(root, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
     code, output = _invoke("tune", "--config", str(config))
     assert code == 0, output
@@ -148,8 +150,8 @@ def test_bad_data_names_the_file_and_column(tmp_path: Path, prefect_server: None
     assert "a.csv" in output and "'label'" in output and "Traceback" not in output
 
 
-def test_predict_without_a_champion_says_what_to_do(tmp_path: Path) -> None:
-    config = make_project(tmp_path)
+def test_predict_without_a_champion_says_what_to_do(tmp_path: Path, template_store: Path) -> None:
+    config = make_project(tmp_path, template_store)
     source = tmp_path / "in.csv"
     batch(np.random.default_rng(0), "2024-01-01", n=5).to_csv(source, index=False)
     code, output = _invoke("predict", str(source), str(tmp_path / "out.csv"), "-c", str(config))
@@ -171,12 +173,12 @@ def test_serve_hands_the_three_scheduled_deployments_to_prefect(
 
 
 def test_ui_opens_mlflow_on_the_project_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, template_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     launched: list[list[str]] = []
     # The command replaces this process with the MLflow server: record the command line.
     monkeypatch.setattr("os.execv", lambda path, argv: launched.append(list(argv)))
-    config = make_project(tmp_path)
+    config = make_project(tmp_path, template_store)
     code, output = _invoke("ui", "--config", str(config), "--port", "5055")
     assert code == 0, output
     command = launched[0]

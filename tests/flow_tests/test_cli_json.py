@@ -25,9 +25,9 @@ def _json(*args: str, api: str, code: int = 0) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def project(tmp_path_factory: pytest.TempPathFactory, template_store: Path) -> Path:
     root = tmp_path_factory.mktemp("json-project")
-    config = make_project(root)
+    config = make_project(root, template_store)
     land(root, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
     return config
 
