@@ -92,9 +92,15 @@ def read_state(home: Path) -> ServerState | None:
 
 
 def is_running(state: ServerState) -> bool:
-    """True when the recorded process still runs (not another one that got its pid)."""
+    """True when the recorded process still runs (not another one that got its pid).
+
+    An exited server whose parent, the command that started it, has not reaped it yet is a
+    zombie: it no longer runs.
+    """
     try:
-        return abs(psutil.Process(state.pid).create_time() - state.created) < 1.0
+        process = psutil.Process(state.pid)
+        same = abs(process.create_time() - state.created) < 1.0
+        return same and process.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
 
@@ -130,11 +136,27 @@ def stop_server(home: Path, timeout_s: float = 15.0) -> ServerState | None:
             return None
         process = psutil.Process(state.pid)
         process.terminate()
-        try:
-            process.wait(timeout=timeout_s)
-        except psutil.TimeoutExpired:
+        if not _exits(process, timeout_s):
             process.kill()
         return state
+
+
+def _exits(process: psutil.Process, timeout_s: float) -> bool:
+    """Whether ``process`` ends within ``timeout_s``: gone, or exited and not yet reaped.
+
+    ``psutil.Process.wait`` counts a zombie as alive, and the server is the child of the
+    command that started it (a retune still running, say), not of this one: it waited out the
+    whole timeout on a server that had stopped at once.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def _start(home: Path, timeout_s: float) -> ServerState:
