@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -95,13 +96,12 @@ def run_window(
     scores: dict[str, float] = {}
     best_model = refit(outcome.best, FIXED, X_win, y_win, n_threads=1)
     scores["best"] = float(np.mean(best_model.predict(X_next) == y_next))
-    total = None
+    labels = np.unique(np.concatenate([y_win, y_next]))
+    total = np.zeros((len(X_next), len(labels)))
     for index, weight in choice.members:
         model = refit(by_index[index], FIXED, X_win, y_win, n_threads=1)
-        proba = _aligned(model, X_next, classes_all := np.unique(np.concatenate([y_win, y_next])))
-        total = weight * proba if total is None else total + weight * proba
-    assert total is not None
-    predicted = classes_all[np.argmax(total, axis=1)]
+        total += weight * _aligned(model, X_next, labels)
+    predicted = labels[np.argmax(total, axis=1)]
     scores["ensemble"] = float(np.mean(predicted == y_next))
     fixed = fit_fixed(X_win, y_win, fixed={**FIXED, "n_threads": 1}, seed=seed)
     scores["fixed_refit"] = float(np.mean(fixed.predict(X_next) == y_next))
@@ -136,7 +136,6 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=0, help="only the first N windows")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    import tempfile
 
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as folder:

@@ -42,18 +42,6 @@ class EnsembleChoice:
     def indices(self) -> tuple[int, ...]:
         return tuple(index for index, _ in self.members)
 
-    def to_dict(self) -> dict[str, object]:
-        return {"members": [list(m) for m in self.members], "log_loss": self.log_loss}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> EnsembleChoice:
-        members = data["members"]
-        assert isinstance(members, list)
-        return cls(
-            members=tuple((int(i), float(w)) for i, w in members),
-            log_loss=float(data["log_loss"]),  # type: ignore[arg-type]
-        )
-
 
 def select_ensemble(
     probabilities: Mapping[int, np.ndarray],

@@ -21,17 +21,11 @@ from flows.store.project import open_store
 from flows.store.registry import champion, load_champion_model
 from flows.store.tracking import all_runs, ensure_experiment
 from models.search.warm import standing_configuration
-from tests.flow_tests.projects import batch, land, make_project
+from tests.flow_tests.projects import TINY_SEARCH, batch, land, make_project
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 # Three rounds of three: enough ok trials for greedy selection to average several of them.
-SEARCH = {
-    "rounds": 3,
-    "trials_per_round": 3,
-    "top_k": 2,
-    "seed": 3,
-    "fixed": {"max_epochs": 6, "patience": 3},
-}
+SEARCH = {**TINY_SEARCH, "rounds": 3, "trials_per_round": 3, "top_k": 2, "seed": 3}
 
 
 def _searches(config_path: Path) -> list[Any]:
