@@ -56,7 +56,7 @@ def refit_candidate(
     members: Members,
     searched: BNSoftmaxClassifier | None = None,
     *,
-    n_threads: int | None = None,
+    n_threads: int,
 ) -> Candidate:
     """The chosen trials refit on train + validation: the model the gate judges.
 
@@ -90,7 +90,7 @@ def window_candidate(
     data: TrainingData,
     members: Members,
     *,
-    n_threads: int | None = None,
+    n_threads: int,
 ) -> Candidate | None:
     """The promoted trials refit on the whole window; None when every member's refit diverges."""
     scorer, outcome = _refit_on(data.window, config, data, members, n_threads)
@@ -108,16 +108,27 @@ def _what(members: Members) -> str:
     return f"an ensemble of {len(members)} trials ({shares}), each "
 
 
+def _on_threads(counts: set[int | None]) -> str:
+    if counts == {1}:
+        return " on 1 torch thread"
+    if counts == {None}:
+        return " on torch's default threads"
+    return " on " + " or ".join(str(n) for n in sorted(counts, key=str)) + " torch threads"
+
+
 def _refit_on(
     frame: pd.DataFrame,
     config: ProjectConfig,
     data: TrainingData,
     members: Members,
-    n_threads: int | None,
+    n_threads: int,
 ) -> tuple[Scorer | None, str]:
     """The members refit on ``frame``, preprocessing fitted once on the same rows.
 
-    Returns the scorer and the epochs trained in words, or None and where the refits diverged.
+    Returns the scorer and, in words, the epochs and torch threads it trained on, or None and
+    where the refits diverged. The thread count is read back from the fitted estimators, so the
+    words say what each refit really used: a refit on another count than its trial's neither
+    reproduces nor runs as fast.
     """
     X, y = features_and_labels(frame, data.spec, data.features)
     preprocessor = make_preprocessor(data.features).fit(X)
@@ -136,6 +147,7 @@ def _refit_on(
     scorer = Scorer.from_estimators(kept, preprocessor, data.features)
     epochs = sorted({estimator.n_epochs_ for estimator, _ in kept})
     outcome = f"{epochs[0]} epochs" if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]} epochs"
+    outcome += _on_threads({estimator.n_threads for estimator, _ in kept})
     if len(kept) < len(fitted):
         outcome += f" ({len(fitted) - len(kept)} member(s) diverged and were left out)"
     return scorer, outcome

@@ -104,7 +104,7 @@ def refit_members(
     X: ArrayLike,
     y: ArrayLike,
     *,
-    n_threads: int | None = None,
+    n_threads: int,
     workers: int = 1,
 ) -> list[tuple[BNSoftmaxClassifier, float]]:
     """Each member's configuration refit on ``X``, ``y`` (``refit``), ``workers`` side by side,

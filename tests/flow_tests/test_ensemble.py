@@ -73,6 +73,10 @@ def test_a_retune_promotes_an_ensemble_that_predict_scores_with(
     }
     assert weights == {m["trial"]: pytest.approx(m["weight"], abs=1e-4) for m in members}
     assert "an ensemble of" in search.data.tags["mlflow.note.content"]
+    # Each member's refit trained on its trials' thread count, not on torch's default.
+    threads = int(search.data.tags["torch_threads"])
+    on = "1 torch thread" if threads == 1 else f"{threads} torch threads"
+    assert f"epochs on {on}" in search.data.tags["mlflow.note.content"]
 
     store = open_store(load_config(project))
     model = load_champion_model(store)

@@ -54,8 +54,12 @@ def test_the_candidate_is_refit_on_training_and_validation_rows(
     project: tuple[Path, TrainingData],
 ) -> None:
     config_path, data = project
-    candidate = refit_candidate(load_config(config_path), data, ((_trial(data), 1.0),))
+    candidate = refit_candidate(load_config(config_path), data, ((_trial(data), 1.0),), n_threads=1)
     assert candidate.fit.startswith("refit on training + validation rows")
+    # The refit trains on the thread count it is given (its trial's), and says so.
+    assert candidate.fit.endswith("epochs on 1 torch thread")
+    two = refit_candidate(load_config(config_path), data, ((_trial(data), 1.0),), n_threads=2)
+    assert two.fit.endswith("epochs on 2 torch threads")
     assert _holdout_accuracy(data, candidate.scorer) > 0.8
 
 
@@ -68,14 +72,14 @@ def test_a_diverged_refit_falls_back_to_the_search_s_model(
     exploding = dict(trial.curves, learning_rate=[1e4] * len(trial.curves["val_loss"]))
     params = {**trial.params, "optimizer": "sgd"}
     doomed = dataclasses.replace(trial, params=params, curves=exploding)
-    candidate = refit_candidate(load_config(config_path), data, ((doomed, 1.0),))
+    candidate = refit_candidate(load_config(config_path), data, ((doomed, 1.0),), n_threads=1)
     assert candidate.fit.startswith("the search's model: the refit diverged")
     assert _holdout_accuracy(data, candidate.scorer) > 0.8
 
     rows = data.encoded
     searched = BNSoftmaxClassifier(**PARAMS, max_epochs=4, random_state=1, n_threads=1)
     searched.fit(rows.X_train, rows.y_train, eval_set=(rows.X_val, rows.y_val))
-    given = refit_candidate(load_config(config_path), data, ((doomed, 1.0),), searched)
+    given = refit_candidate(load_config(config_path), data, ((doomed, 1.0),), searched, n_threads=1)
     assert given.scorer.network is searched.model_
 
 
@@ -84,8 +88,8 @@ def test_a_promoted_configuration_is_refit_on_the_whole_window(
 ) -> None:
     config_path, data = project
     trial = _trial(data)
-    judged = refit_candidate(load_config(config_path), data, ((trial, 1.0),))
-    final = window_candidate(load_config(config_path), data, ((trial, 1.0),))
+    judged = refit_candidate(load_config(config_path), data, ((trial, 1.0),), n_threads=1)
+    final = window_candidate(load_config(config_path), data, ((trial, 1.0),), n_threads=1)
     assert final is not None and final.on_window and not judged.on_window
     assert final.fit.startswith(f"refit on the whole window ({len(data.window)} rows)")
     # Its preprocessing, like its network, learned from every row, the holdout's included.
@@ -103,7 +107,7 @@ def test_a_window_refit_that_diverges_gives_none(project: tuple[Path, TrainingDa
     doomed = dataclasses.replace(
         trial, params={**trial.params, "optimizer": "sgd"}, curves=exploding
     )
-    assert window_candidate(load_config(config_path), data, ((doomed, 1.0),)) is None
+    assert window_candidate(load_config(config_path), data, ((doomed, 1.0),), n_threads=1) is None
 
 
 def _other_trial(data: TrainingData) -> TrialResult:
@@ -118,12 +122,12 @@ def test_an_ensemble_candidate_refits_every_member(project: tuple[Path, Training
     config_path, data = project
     first, second = dataclasses.replace(_trial(data), index=2), _other_trial(data)
     members = ((first, 0.75), (second, 0.25))
-    candidate = refit_candidate(load_config(config_path), data, members)
+    candidate = refit_candidate(load_config(config_path), data, members, n_threads=1)
     assert candidate.fit.startswith("an ensemble of 2 trials (trial 2 x 0.75, trial 5 x 0.25)")
     assert candidate.scorer.weights == (0.75, 0.25)
     shapes = [len(network.hidden) for network in candidate.scorer.networks]
     assert shapes == [1, 2]
-    final = window_candidate(load_config(config_path), data, members)
+    final = window_candidate(load_config(config_path), data, members, n_threads=1)
     assert final is not None and len(final.scorer.networks) == 2
     assert _holdout_accuracy(data, candidate.scorer) > 0.8
 
@@ -136,7 +140,7 @@ def test_a_member_whose_refit_diverges_is_left_out(project: tuple[Path, Training
         trial, params={**trial.params, "optimizer": "sgd"}, curves=exploding, index=3
     )
     candidate = refit_candidate(
-        load_config(config_path), data, ((doomed, 0.5), (_other_trial(data), 0.5))
+        load_config(config_path), data, ((doomed, 0.5), (_other_trial(data), 0.5)), n_threads=1
     )
     assert "1 member(s) diverged and were left out" in candidate.fit
     assert candidate.scorer.weights == (1.0,) and len(candidate.scorer.networks[0].hidden) == 2
