@@ -88,6 +88,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "without the standing candidate": {"search": {"standing_candidate": False}},
     "window.periods 2 (the previous default)": {"window": {"periods": 2}},
     "with 5-fold cross-validation below 2,000 rows": {"search": {"cross_validation": {"folds": 5}}},
+    "ensemble.method top (the 5 lowest validation log-losses, equal weights)": {
+        "search": {"ensemble": {"method": "top"}}
+    },
+    "ensemble.method top, 8 members": {"search": {"ensemble": {"method": "top", "max_members": 8}}},
     "the previous policy": PREVIOUS_POLICY,
 }
 SENSITIVITY = {

@@ -132,6 +132,11 @@ class EnsembleConfig(_Section):
         5, ge=1, le=20, description="distinct trials averaged at most; 1: the single best trial"
     )
     steps: int = Field(20, ge=1, le=200, description="greedy selection steps (with replacement)")
+    method: Literal["greedy", "top"] = Field(
+        "greedy",
+        description="greedy: Caruana's selection with replacement; top: the max_members trials "
+        "with the lowest validation log-loss, equal weights",
+    )
 
 
 class CrossValidationConfig(_Section):

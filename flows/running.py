@@ -50,6 +50,7 @@ def ensemble_members(
         best,
         max_members=ensemble.max_members,
         steps=ensemble.steps,
+        method=ensemble.method,
     )
 
 

@@ -11,6 +11,12 @@ addition makes the average's validation log-loss smallest; a member's weight is 
 added. Log-loss rather than accuracy: on small validation sets accuracy ties between most
 candidates and its steps are too coarse to hill-climb on.
 
+The other method, ``top``, averages the ``max_members`` trials with the lowest validation
+log-loss with equal weights. It fits nothing to the validation rows beyond the ranking, so it
+cannot chase their noise as the greedy weights can (Caruana et al. 2006, "Getting the most out of
+ensemble selection", saw greedy selection overfit small hill-climbing sets); the backtest decides
+which one a user gets by default.
+
 Written here rather than taken from a library: scikit-learn has no ensemble selection, and
 auto-sklearn's (``EnsembleSelection``) comes with its whole AutoML stack and an old pin of
 scikit-learn. The algorithm is twenty lines of numpy.
@@ -83,6 +89,32 @@ def select_ensemble(
     return EnsembleChoice(members, _log_loss(total / steps))
 
 
+def select_top(
+    probabilities: Mapping[int, np.ndarray], y: np.ndarray, *, max_members: int = 5
+) -> EnsembleChoice:
+    """The ``max_members`` trials with the lowest log-loss on the rows, equally weighted.
+
+    Same arguments as ``select_ensemble``; ties go to the lower trial index.
+    """
+    if not probabilities:
+        raise ValueError("ensemble selection needs at least one trial's probabilities")
+    if max_members < 1:
+        raise ValueError(f"max_members must be at least 1, got {max_members}")
+    positions = np.arange(len(y))
+    truth = np.asarray(y, dtype=np.int64)
+    losses = {}
+    for index, proba in probabilities.items():
+        proba = np.asarray(proba, dtype=np.float64)
+        if proba.shape[0] != len(y):
+            raise ValueError(f"probabilities cover {proba.shape[0]} rows, y has {len(y)}")
+        losses[index] = _log_loss(proba[positions, truth])
+    ranked = sorted(losses, key=lambda index: (losses[index], index))[:max_members]
+    members = tuple((index, 1.0 / len(ranked)) for index in sorted(ranked))
+    choice = EnsembleChoice(members, 0.0)
+    averaged = average_probabilities(probabilities, choice)
+    return EnsembleChoice(members, _log_loss(averaged[positions, truth]))
+
+
 def _log_loss(p_true: np.ndarray) -> float:
     return float(-np.mean(np.log(np.clip(p_true, EPSILON, 1.0))))
 
@@ -107,12 +139,14 @@ def choose_members(
     *,
     max_members: int,
     steps: int,
+    method: str = "greedy",
 ) -> Members:
     """The trials the champion-to-be averages with their weights, heaviest first, or ``best``
     alone.
 
-    ``best`` alone when ``max_members`` is 1 or fewer than two ok trials carry predictions
-    (panda's one model, or trials logged before trials kept their predictions).
+    ``method`` is ``greedy`` (``select_ensemble``) or ``top`` (``select_top``). ``best`` alone
+    when ``max_members`` is 1 or fewer than two ok trials carry predictions (panda's one model, or
+    trials logged before trials kept their predictions).
     """
     pool = {r.index: r for r in results if r.ok and r.predictions is not None}
     if max_members == 1 or len(pool) < 2:
@@ -120,11 +154,18 @@ def choose_members(
     y = judged_labels(folds)
     first = folds[0]
     classes = np.unique(np.concatenate([first.y_train, first.y_val]))
-    choice = select_ensemble(
-        {index: r.predictions for index, r in pool.items()},  # type: ignore[misc]
-        np.searchsorted(classes, y),
-        steps=steps,
-        max_members=max_members,
-    )
+    probabilities = {index: r.predictions for index, r in pool.items()}
+    positions = np.searchsorted(classes, y)
+    if method == "top":
+        choice = select_top(probabilities, positions, max_members=max_members)  # type: ignore[arg-type]
+    elif method == "greedy":
+        choice = select_ensemble(
+            probabilities,  # type: ignore[arg-type]
+            positions,
+            steps=steps,
+            max_members=max_members,
+        )
+    else:
+        raise ValueError(f"unknown ensemble method {method!r}: greedy or top")
     heaviest_first = sorted(choice.members, key=lambda member: (-member[1], member[0]))
     return tuple((pool[index], weight) for index, weight in heaviest_first)

@@ -61,8 +61,9 @@ search:
   pruning: {{enabled: false, min_epochs: 4, reduction_factor: 3}}  # needs fused: at epochs 4,
                              # 12, 36, ... only the round's top 1/3 train on; the rest: pruned
   standing_candidate: true   # the fixed configuration is the first trial of every search
-  ensemble: {{max_members: 5, steps: 20}}  # the champion averages up to 5 of the trials, chosen
-                             # greedily on the validation rows; max_members: 1 = the best trial
+  ensemble: {{max_members: 5, steps: 20, method: greedy}}  # the champion averages up to 5 of
+                             # the trials, chosen greedily on the validation rows (top: the 5
+                             # with the lowest validation log-loss); max_members: 1 = the best
   cross_validation: {{folds: 1, below_rows: 2000}}  # folds: 5 judges each trial on 5 time-
                              # blocked folds when train + validation rows are below 2,000
 

@@ -179,6 +179,7 @@ def test_the_readme_configuration_table_states_the_defaults() -> None:
         f"`standing_candidate` ({str(defaults.search.standing_candidate).lower()}",
         f"`max_members` {defaults.search.ensemble.max_members}",
         f"`steps` {defaults.search.ensemble.steps}",
+        f"`method` {defaults.search.ensemble.method}",
         f"`folds` {defaults.search.cross_validation.folds}",
         f"`margin` ({defaults.promotion.margin})",
     ):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.ensemble import average_probabilities, choose_members, select_ensemble
+from models.ensemble import average_probabilities, choose_members, select_ensemble, select_top
 from models.folds import judged_labels, merge_fold_results, time_blocked_folds
 from models.search.trials import TrialResult
 
@@ -50,6 +50,23 @@ def test_max_members_caps_the_distinct_trials() -> None:
         select_ensemble(probabilities, y[:10])
 
 
+def test_top_averages_the_lowest_log_losses_equally_whatever_their_complementarity() -> None:
+    y = np.ones(100, dtype=int)
+    probabilities = {
+        7: _proba(np.arange(100) < 90, 0.9),  # the best alone
+        3: _proba(np.arange(100) < 80, 0.9),
+        5: _proba(np.arange(100) < 80, 0.9),  # ties 3: the lower index goes first
+        1: _proba(np.arange(100) < 60, 0.9),
+    }
+    choice = select_top(probabilities, y, max_members=3)
+    assert choice.members == ((3, 1 / 3), (5, 1 / 3), (7, 1 / 3))
+    averaged = average_probabilities(probabilities, choice)
+    assert choice.log_loss == pytest.approx(-np.mean(np.log(averaged[:, 1])))
+    assert select_top(probabilities, y, max_members=9).indices == (1, 3, 5, 7)
+    with pytest.raises(ValueError, match="rows"):
+        select_top(probabilities, y[:10])
+
+
 def _trial(index: int, predictions: np.ndarray | None, val_accuracy: float = 0.8) -> TrialResult:
     return TrialResult(
         params={"learning_rate": 0.01},
@@ -73,6 +90,11 @@ def test_choose_members_is_the_best_alone_when_asked_or_without_predictions() ->
     members = choose_members(with_predictions, folds, best, max_members=5, steps=5)
     assert members[0][0].index in {0, 1, 2} and sum(w for _, w in members) == pytest.approx(1)
     assert [w for _, w in members] == sorted((w for _, w in members), reverse=True)
+    top = choose_members(with_predictions, folds, best, max_members=2, steps=5, method="top")
+    # Half the judged rows are "no": the least confident trials have the lowest log-loss.
+    assert sorted(t.index for t, _ in top) == [0, 1] and {w for _, w in top} == {0.5}
+    with pytest.raises(ValueError, match="unknown ensemble method"):
+        choose_members(with_predictions, folds, best, max_members=2, steps=5, method="vote")
 
 
 def test_time_blocked_folds_hold_out_each_row_once_in_contiguous_blocks() -> None:
