@@ -56,7 +56,23 @@ def dataset(name: str, folder: Path) -> DatasetSpec:
         path = folder / "rainfall-18000.csv"
         pd.read_csv(SAMPLES / "rainfall.csv").iloc[:18_000].to_csv(path, index=False)
         return DatasetSpec(path=path, label="rain", every=1500)
-    raise ValueError(name)
+    extra = _bench_datasets()
+    frame, overrides = extra.DATASETS[name]()
+    path = folder / f"{name}.csv"
+    frame.to_csv(path, index=False)
+    return DatasetSpec(path=path, **overrides["dataset"])
+
+
+def _bench_datasets() -> Any:
+    """bench/datasets.py, loaded by path (bench/ is not a package)."""
+    import importlib.util
+
+    location = Path(__file__).parent / "datasets.py"
+    spec = importlib.util.spec_from_file_location("driftune_bench_datasets", location)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_window(
@@ -69,6 +85,7 @@ def run_window(
     standing: bool,
     steps: int,
     max_members: int,
+    save_to: Path | None = None,
 ) -> dict[str, Any]:
     split = time_split(window, spec, validation=0.2, holdout=0.2)
     features = resolve_features(spec, window)
@@ -90,31 +107,116 @@ def run_window(
     classes = np.unique(np.concatenate([encoded.y_train, encoded.y_val]))
     y_index = np.searchsorted(classes, y_sel)
     probs = {r.index: r.predictions for r in outcome.results if r.ok and r.predictions is not None}
-    choice = select_ensemble(probs, y_index, steps=steps, max_members=max_members)
     X_win, y_win, X_next, y_next = encode_train_test(window, following, spec, features)
-    by_index = {r.index: r for r in outcome.results}
-    scores: dict[str, float] = {}
-    best_model = refit(outcome.best, FIXED, X_win, y_win, n_threads=1)
-    scores["best"] = float(np.mean(best_model.predict(X_next) == y_next))
     labels = np.unique(np.concatenate([y_win, y_next]))
-    total = np.zeros((len(X_next), len(labels)))
-    for index, weight in choice.members:
-        model = refit(by_index[index], FIXED, X_win, y_win, n_threads=1)
-        total += weight * _aligned(model, X_next, labels)
-    predicted = labels[np.argmax(total, axis=1)]
-    scores["ensemble"] = float(np.mean(predicted == y_next))
+    by_index = {r.index: r for r in outcome.results}
+    refits: dict[int, np.ndarray] = {}
+
+    def refit_proba(index: int) -> np.ndarray:
+        # Each trial is refit once, whichever rules use it.
+        if index not in refits:
+            model = refit(by_index[index], FIXED, X_win, y_win, n_threads=1)
+            refits[index] = _aligned(model, X_next, labels)
+        return refits[index]
+
+    def mix(members: Sequence[tuple[int, float]]) -> np.ndarray:
+        return sum(weight * refit_proba(index) for index, weight in members)  # type: ignore[return-value]
+
+    choices = selection_rules(probs, y_index, outcome.best.index, steps, max_members, seed)
+    mixes = {rule: mix(members) for rule, members in choices.items()}
+    fixed_seeds = [
+        _aligned(
+            fit_fixed(X_win, y_win, fixed={**FIXED, "n_threads": 1}, seed=seed * 100 + i),
+            X_next,
+            labels,
+        )
+        for i in range(5)
+    ]
+    mixes["fixed_x5"] = np.mean(fixed_seeds, axis=0)
+    if standing:
+        mixes["ens5+standing"] = 0.5 * mixes["ens5"] + 0.5 * refit_proba(0)
+        mixes["ens5+fixed_x5"] = 0.5 * mixes["ens5"] + 0.5 * mixes["fixed_x5"]
+    scores = {rule: _accuracy(p, labels, y_next) for rule, p in mixes.items()}
+    if save_to is not None:
+        # Every trial refit, so that other rules can be scored later without searching again.
+        for index in probs:
+            refit_proba(index)
+        np.savez_compressed(
+            save_to,
+            indices=np.array(sorted(probs)),
+            validation=np.stack([probs[i] for i in sorted(probs)]),
+            y_index=y_index,
+            following=np.stack([refits[i] for i in sorted(probs)]),
+            fixed_seeds=np.stack(fixed_seeds),
+            labels=np.asarray(labels, dtype=str),
+            y_next=np.asarray(y_next, dtype=str),
+            best_index=outcome.best.index,
+        )
     fixed = fit_fixed(X_win, y_win, fixed={**FIXED, "n_threads": 1}, seed=seed)
     scores["fixed_refit"] = float(np.mean(fixed.predict(X_next) == y_next))
-    hgb = fit_hist_gradient_boosting(X_win, y_win, seed=seed)
+    hgb = fit_hist_gradient_boosting(X_win, y_win, seed=seed, n_threads=1)
     scores["hgb"] = float(np.mean(hgb.predict(X_next) == y_next))
     return {
         "scores": scores,
-        "members": [list(m) for m in choice.members],
+        "members": {rule: [list(m) for m in members] for rule, members in choices.items()},
         "best_index": outcome.best.index,
         "judged_rows": len(y_sel),
         "folds": k,
         "search_s": round(search_s, 1),
     }
+
+
+def selection_rules(
+    probs: Mapping[int, np.ndarray],
+    y_index: np.ndarray,
+    best_index: int,
+    steps: int,
+    max_members: int,
+    seed: int,
+) -> dict[str, Sequence[tuple[int, float]]]:
+    """Each rule's members (trial index, weight), all chosen on the same validation rows."""
+    rules: dict[str, Sequence[tuple[int, float]]] = {"best": [(best_index, 1.0)]}
+    rules["ens5"] = select_ensemble(probs, y_index, steps=steps, max_members=max_members).members
+    rules["ens10"] = select_ensemble(probs, y_index, steps=2 * steps, max_members=10).members
+    losses = {
+        i: float(-np.mean(np.log(np.clip(p[np.arange(len(y_index)), y_index], 1e-15, 1))))
+        for i, p in probs.items()
+    }
+    top = sorted(losses, key=lambda i: (losses[i], i))[:5]
+    rules["top5"] = [(i, 1 / len(top)) for i in top]
+    rules["bagged"] = bagged_selection(probs, y_index, steps, max_members, seed)
+    if 0 in probs:
+        rules["standing"] = [(0, 1.0)]
+    return rules
+
+
+def bagged_selection(
+    probs: Mapping[int, np.ndarray],
+    y_index: np.ndarray,
+    steps: int,
+    max_members: int,
+    seed: int,
+    bags: int = 20,
+    fraction: float = 0.5,
+) -> list[tuple[int, float]]:
+    """Caruana et al. (2006)'s bagged ensemble selection: greedy selection on random halves of
+    the trials, the weights averaged over the bags (less overfit to the validation rows)."""
+    rng = np.random.default_rng(seed)
+    indices = sorted(probs)
+    weights: dict[int, float] = {}
+    size = max(2, round(fraction * len(indices)))
+    for _ in range(bags):
+        bag = rng.choice(indices, size=min(size, len(indices)), replace=False)
+        choice = select_ensemble(
+            {int(i): probs[int(i)] for i in bag}, y_index, steps=steps, max_members=max_members
+        )
+        for index, weight in choice.members:
+            weights[index] = weights.get(index, 0.0) + weight / bags
+    return sorted(weights.items())
+
+
+def _accuracy(proba: np.ndarray, labels: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(labels[np.argmax(proba, axis=1)] == y))
 
 
 def _aligned(model: Any, X: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -135,6 +237,9 @@ def main() -> None:
     parser.add_argument("--max-members", type=int, default=5)
     parser.add_argument("--windows", type=int, default=0, help="only the first N windows")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--save", type=Path, default=None, help="a folder for every trial's refit probabilities"
+    )
     args = parser.parse_args()
 
     runs: list[dict[str, Any]] = []
@@ -157,6 +262,11 @@ def main() -> None:
                             standing=bool(standing),
                             steps=args.steps,
                             max_members=args.max_members,
+                            save_to=(
+                                args.save / f"{args.dataset}-{seed}-{following.id}.npz"
+                                if args.save
+                                else None
+                            ),
                         )
                         row.update(
                             folds_setting=folds, standing=standing, seed=seed, batch=following.id
@@ -164,7 +274,8 @@ def main() -> None:
                         runs.append(row)
                         print(json.dumps(row), flush=True)
     summary = summarise(runs)
-    print(json.dumps(summary, indent=1))
+    for line in summary:
+        print(json.dumps(line))
     if args.out:
         args.out.write_text(json.dumps({"runs": runs, "summary": summary}, indent=1))
 
@@ -175,10 +286,16 @@ def summarise(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for folds, standing in keys:
         chosen = [r for r in runs if (r["folds_setting"], r["standing"]) == (folds, standing)]
         seeds = sorted({r["seed"] for r in chosen})
-        for rule in ("best", "ensemble", "fixed_refit", "hgb"):
+        rules = sorted({rule for r in chosen for rule in r["scores"]})
+        for rule in rules:
             per_seed = [
                 float(np.mean([r["scores"][rule] for r in chosen if r["seed"] == s])) for s in seeds
             ]
+            fixed = [
+                float(np.mean([r["scores"]["fixed_refit"] for r in chosen if r["seed"] == s]))
+                for s in seeds
+            ]
+            paired = np.subtract(per_seed, fixed)
             out.append(
                 {
                     "folds": folds,
@@ -187,6 +304,8 @@ def summarise(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                     "mean": round(float(np.mean(per_seed)), 4),
                     "worst": round(min(per_seed), 4),
                     "best": round(max(per_seed), 4),
+                    "minus_fixed_points": round(100 * float(np.mean(paired)), 2),
+                    "worst_seed_minus_fixed_points": round(100 * float(min(paired)), 2),
                 }
             )
     return out
