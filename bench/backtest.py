@@ -266,6 +266,11 @@ def figures(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "minus_fixed_points": paired_points(rows, "fixed_refit"),
         "minus_hgb_points": paired_points(rows, "hist_gradient_boosting"),
         "worst_seed_minus_fixed_points": 100 * min(m["driftune"] - m["fixed_refit"] for m in means),
+        # The fixed refit's own seed moves it by several points on small data (seattle: 0.631 to
+        # 0.671), so pairing by seed adds the baseline's noise to the gap; its mean over the same
+        # seeds is what a cron job gives on average. Both are reported; the verdict reads both.
+        "worst_seed_minus_fixed_mean_points": 100
+        * (min(per_seed.values()) - float(np.mean([m["fixed_refit"] for m in means]))),
         "worst_promotion_effect_points": 100 * min(effects) if effects else None,
         "harmful_promotions": sum(r["summary"]["harmful_promotions"] for r in runs),
         "promotions": sum(r["summary"]["promotions"] for r in runs),
@@ -323,6 +328,10 @@ def verdicts(policies: Mapping[str, Any], alarms: Mapping[str, Any] | None) -> d
             "mean >= fixed refit + 1 point": f["mean_accuracy"]["driftune"] >= fixed + 0.01,
             "worst seed >= fixed refit - 0.5 point (paired by seed)": f[
                 "worst_seed_minus_fixed_points"
+            ]
+            >= -0.5,
+            "worst seed >= fixed refit's mean over seeds - 0.5 point": f[
+                "worst_seed_minus_fixed_mean_points"
             ]
             >= -0.5,
             "no harmful promotion": f["harmful_promotions"] == 0,
