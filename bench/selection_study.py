@@ -34,13 +34,14 @@ from data.preprocessing import encode_split, encode_train_test, time_split
 from data.schema import DatasetSpec, resolve_features
 from models.baselines import fit_fixed, fit_hist_gradient_boosting
 from models.ensemble import select_ensemble
+from models.estimator import BNSoftmaxClassifier
 from models.folds import judged_labels, time_blocked_folds
 from models.refit import refit
 from models.search.caviar import CoarseToFine
 from models.search.driver import run_search
 from models.search.space import SearchSpace
 from models.search.warm import standing_configuration
-from models.trial import make_folds_train_fn
+from models.trial import make_folds_train_fn, trial_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples"
@@ -86,6 +87,7 @@ def run_window(
     steps: int,
     max_members: int,
     save_to: Path | None = None,
+    recipe: str = "replay",
 ) -> dict[str, Any]:
     split = time_split(window, spec, validation=0.2, holdout=0.2)
     features = resolve_features(spec, window)
@@ -115,7 +117,13 @@ def run_window(
     def refit_proba(index: int) -> np.ndarray:
         # Each trial is refit once, whichever rules use it.
         if index not in refits:
-            model = refit(by_index[index], FIXED, X_win, y_win, n_threads=1)
+            if recipe == "replay":
+                model = refit(by_index[index], FIXED, X_win, y_win, n_threads=1)
+            else:
+                # As the cron job fits: the trial's settings, early stopping on a held-out tenth
+                # of the window (the estimator's validation_fraction), best weights restored.
+                settings = {**trial_settings(by_index[index], FIXED), "n_threads": 1}
+                model = BNSoftmaxClassifier(**settings).fit(X_win, y_win)
             refits[index] = _aligned(model, X_next, labels)
         return refits[index]
 
@@ -238,6 +246,13 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=0, help="only the first N windows")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
+        "--refit",
+        choices=["replay", "early-stopped"],
+        default="replay",
+        help="replay: the trial's epochs on the whole window (driftune's refit); early-stopped: "
+        "the trial's settings fitted as the cron job fits (a tenth held out to stop on)",
+    )
+    parser.add_argument(
         "--save", type=Path, default=None, help="a folder for every trial's refit probabilities"
     )
     args = parser.parse_args()
@@ -253,6 +268,13 @@ def main() -> None:
             for standing in args.standing:
                 for seed in args.seeds:
                     for window, following in pairs:
+                        saved = (
+                            args.save / f"{args.dataset}-{seed}-{following.id}.npz"
+                            if args.save
+                            else None
+                        )
+                        if saved is not None and saved.exists():
+                            continue  # scored by an earlier run: --analyse reads it
                         row = run_window(
                             spec,
                             window.frame,
@@ -262,11 +284,8 @@ def main() -> None:
                             standing=bool(standing),
                             steps=args.steps,
                             max_members=args.max_members,
-                            save_to=(
-                                args.save / f"{args.dataset}-{seed}-{following.id}.npz"
-                                if args.save
-                                else None
-                            ),
+                            save_to=saved,
+                            recipe=args.refit,
                         )
                         row.update(
                             folds_setting=folds, standing=standing, seed=seed, batch=following.id
