@@ -92,6 +92,28 @@ def list_sources(path: Path) -> list[Path]:
     return files
 
 
+@dataclass(frozen=True)
+class Sample:
+    """A look at a dataset before there is a spec: some of its files, joined, and how many."""
+
+    frame: pd.DataFrame
+    read: tuple[Path, ...]
+    files: int
+
+
+def read_sample(path: Path, *, max_files: int = 4) -> Sample:
+    """A file whole, or a folder's first ``max_files - 1`` files and its last, joined.
+
+    For ``driftune init --from``: enough rows to see every column's dtype and, for one file, the
+    whole time span. No spec is checked here: the caller is guessing one.
+    """
+    sources = list_sources(path)
+    chosen = sources if len(sources) <= max_files else [*sources[: max_files - 1], sources[-1]]
+    frames = [read_table(source) for source in chosen]
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return Sample(frame=frame, read=tuple(chosen), files=len(sources))
+
+
 def load(spec: DatasetSpec, *, require_label: bool = True) -> pd.DataFrame:
     """Read, validate and time-order the whole dataset; the time column comes back as datetimes."""
     sources = list_sources(spec.path)

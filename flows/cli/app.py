@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from data.errors import DriftuneError, MissingFileError
+from data.errors import ConfigError, DriftuneError, MissingFileError
 
 if TYPE_CHECKING:
     from flows.cli.flow_calls import FlowOutcome
@@ -206,16 +206,48 @@ def _note(outcome: FlowOutcome, *, code: int = 0) -> None:
 @app.command()
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the config.")] = DEFAULT_CONFIG,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="Your CSV or Parquet file, or folder of them: the dataset section is guessed "
+            "from it.",
+        ),
+    ] = None,
+    label: Annotated[
+        str | None, typer.Option(help="With --from: the column to predict (default: guessed).")
+    ] = None,
+    time: Annotated[
+        str | None, typer.Option(help="With --from: the time column (default: guessed).")
+    ] = None,
     sample: Annotated[str, typer.Option(help="Shipped dataset: seattle-weather or rainfall.")] = (
         "seattle-weather"
     ),
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a commented example config for a shipped sample dataset."""
-    from flows.cli.init_template import write_example
+    """Write a commented config: for your data (--from), or for a shipped sample dataset."""
+    if data is None:
+        if label is not None or time is not None:
+            _fail(ConfigError("--label and --time go with --from DATA"))
+        from flows.cli.init_template import write_example
 
-    _run(lambda: write_example(path, sample, force=force))
-    console.print(f"wrote {path}: edit the dataset section, then run `driftune tune -c {path}`")
+        _run(lambda: write_example(path, sample, force=force))
+        console.print(
+            f"wrote {path}: edit the dataset section; next: `driftune backtest -c {path}`",
+            soft_wrap=True,
+        )
+        return
+    from flows.cli.init_from import write_from_data
+
+    guess = _run(lambda: write_from_data(path, data, label=label, time=time, force=force))
+    kinds = f"{len(guess.numeric)} numeric, {len(guess.categorical)} categorical"
+    console.print(
+        f"wrote {path}: label {guess.label!r}, time {guess.time or '(row order)'}, {kinds} "
+        f"feature(s), batches every {guess.every} (its comments say why)",
+        soft_wrap=True,
+        highlight=False,
+    )
+    console.print(f"next: `driftune backtest -c {path}`", soft_wrap=True, highlight=False)
 
 
 @app.command()

@@ -22,10 +22,12 @@ SAMPLES = {
     },
 }
 
-TEMPLATE = """\
+HEADER = """\
 # driftune project config. Relative paths are relative to this file's folder.
 name: {name}                 # names the MLflow experiments and the registered model
 
+"""
+SAMPLE_DATASET = """\
 dataset:
   path: {path}               # a CSV or Parquet file, or a folder of batch files
   label: {label}             # the column to predict
@@ -36,6 +38,9 @@ dataset:
   every: {every}
   # every: "MS" monthly, "W" weekly, "file" one batch per file, or a row count
 
+"""
+# The policy sections: driftune's defaults, the same whatever the dataset.
+POLICY = """\
 window:
   candidates: [1, 2, 4, all] # each retune trains on the newest N batches, N the length that
                              # best predicted the newest batch from the ones before it
@@ -95,6 +100,7 @@ schedules:
   retune: "0 3 * * 0"        # weekly, even without drift
   timezone: UTC
 """
+TEMPLATE = HEADER + SAMPLE_DATASET + POLICY
 
 
 def render_example(sample: str) -> str:
