@@ -72,21 +72,33 @@ def backtest(request: BacktestRequest) -> dict[str, Any]:
     out = Path(request.out) if request.out else config.root / ".driftune" / "backtest"
     scratch, journal = open_scratch(config, out, stamp, fresh=request.fresh)
     store = open_store(load_config(scratch.config_path))
-    first_version = _first_tune(scratch, ordered[: request.first], journal, store)
+    # The first tune is a step like each replayed batch: the count is known before either runs.
+    total = 1 + len(ordered) - request.first
+    done = (journal.find("tuned") is not None) + sum(1 for _ in journal.rows())
+    progress.report_step(done, total, "starting" if done == 0 else "resumed")
+    tuned = _first_tune(scratch, ordered[: request.first], journal, store)
+    progress.report_step(1 + sum(1 for _ in journal.rows()), total, f"first tune: {_told(tuned)}")
     fits = baseline_fits(
         config,
         request.baselines,
         seed=_baseline_seed(request, config),
         search_trials=request.search_trials,
     )
-    total = len(ordered) - request.first
     for k in range(request.first, len(ordered)):
         if journal.find("row", k) is None:
-            row = _replay_batch(k, ordered, scratch, journal, fits, first_version, request)
+            row = _replay_batch(k, ordered, scratch, journal, fits, tuned["version"], request)
             journal.append({"step": "row", "batch_index": k, "row": row})
-        progress.report_step(k - request.first + 1, total, ordered[k].id)
+            progress.report_step(
+                2 + k - request.first, total, f"{ordered[k].id}: {row['decision']}"
+            )
     rows = list(journal.rows())
-    result = {"settings": settings, "rows": rows, "summary": summarise(rows), "out": str(out)}
+    result = {
+        "settings": settings,
+        "first_tune": tuned,
+        "rows": rows,
+        "summary": summarise(rows),
+        "out": str(out),
+    }
     result["mlflow_run_id"] = log_backtest_run(store, scratch.name, result)
     result["tracking_uri"] = store.tracking_uri
     write_json(scratch.root / "backtest.json", result)
@@ -135,21 +147,45 @@ def _first_tune(
     first: list[Batch],
     journal: Journal,
     store: Store,
-) -> str:
-    """Land the first batches and tune on them; the version it promotes is never retrained."""
+) -> dict[str, Any]:
+    """Land the first batches and tune on them: the version it promotes is never retrained.
+
+    Returns the table's first row: the batches, their rows, the version and the seconds taken.
+    """
     done = journal.find("tuned")
     if done is not None:
-        return str(done["version"])
+        return _tuned_row(done, first)
+    started = time.perf_counter()
     existing = champion(store)  # killed after the tune promoted, before the journal
     if existing is None:
         for index, batch in enumerate(first):
             scratch.land(index, batch)
+        progress.report_activity(f"first tune on {', '.join(b.id for b in first)}")
         retune(RetuneRequest(config_path=str(scratch.config_path), trigger="manual"))
         existing = champion(store)
     if existing is None:
         raise DriftuneError("the first tune of the backtest promoted no champion")
-    journal.append({"step": "tuned", "version": existing.version})
-    return existing.version
+    seconds = round(time.perf_counter() - started, 1)
+    entry = {"step": "tuned", "version": existing.version, "seconds": seconds}
+    journal.append(entry)
+    return _tuned_row(entry, first)
+
+
+def _tuned_row(entry: dict[str, Any], first: list[Batch]) -> dict[str, Any]:
+    return {
+        "batches": [batch.id for batch in first],
+        "rows": sum(len(batch.frame) for batch in first),
+        "version": str(entry["version"]),
+        "seconds": entry.get("seconds"),
+    }
+
+
+def _told(tuned: dict[str, Any]) -> str:
+    return (
+        f"v{tuned['version']} in {tuned['seconds']} s"
+        if tuned["seconds"]
+        else f"v{tuned['version']}"
+    )
 
 
 def _replay_batch(
@@ -173,6 +209,7 @@ def _replay_batch(
     else:
         scores = BatchScores.from_dict(recorded["scores"])
     scratch.land(k, ordered[k])
+    progress.report_activity(f"{ordered[k].id}: check-drift")
     outcome, error = _check(scratch, request.start_retune)
     row = _row(ordered[k], scores, outcome, error, time.perf_counter() - started)
     get_run_logger().info("batch %s: %s", ordered[k].id, row["decision"])

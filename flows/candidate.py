@@ -21,6 +21,7 @@ from data.drift.profile import ReferenceProfile
 from data.errors import DriftuneError
 from data.window import TrainingData
 from flows import failpoints, gate, tasks
+from flows.cli import progress
 from flows.config import ProjectConfig
 from flows.cores import threads_per_trial
 from flows.outages import ServerUnavailableError
@@ -48,6 +49,11 @@ class _Judged:
 
     def get(self) -> gate.Candidate:
         if self.candidate is None:
+            count = len(self.members)
+            progress.report_activity(
+                f"refitting the {count} chosen trial{'s' if count > 1 else ''} on train + "
+                "validation"
+            )
             self.candidate = tasks.refit_candidate(
                 self.config,
                 self.data,
@@ -111,6 +117,7 @@ class RetuneStepError(DriftuneError):
 @contextmanager
 def _step(name: str, search_run_id: str) -> Iterator[None]:
     """Say which step a driftune error stopped the retune at, and that a rerun resumes there."""
+    progress.report_activity(name)
     try:
         yield
     except ServerUnavailableError:
@@ -141,6 +148,7 @@ def _final_model(
     config, data = judged.config, judged.data
     final = None
     if decision.promote and config.promotion.refit_on_window:
+        progress.report_activity("refitting the promoted configuration on the whole window")
         final = tasks.refit_on_window(
             config, data, judged.members, n_threads=threads_per_trial(config)
         )

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from data.window import TrainingData
 from flows import candidate, reports, running, tasks
+from flows.cli import progress
 from flows.config import ProjectConfig, load_config
 from flows.locking import retune_lock
 from flows.outcomes import RetuneOutcome
@@ -38,6 +39,8 @@ def retune(request: RetuneRequest) -> RetuneOutcome:
     """Search the hyperparameters afresh on the newest data and promote only a better model."""
     config = load_config(request.config_path)
     with retune_lock(config.name, wait_s=config.runner.wait_for_lock_s):
+        if config.window.candidates:
+            progress.report_activity("choosing the window length")
         choice = tasks.choose_window(config) if config.window.candidates else None
         data = tasks.prepare_data(
             config.spec(),
@@ -56,6 +59,7 @@ def retune(request: RetuneRequest) -> RetuneOutcome:
         if choice is not None:
             tasks.record_window(client, handle.run_id, choice)
         results, best, searched = _search(config, data, store, handle)
+        progress.report_activity("choosing the ensemble's members")
         members = running.ensemble_members(config, data, results, best)
         tasks.record_ensemble(store, handle.run_id, members)
         verdict = candidate.conclude(

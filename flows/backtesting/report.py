@@ -92,7 +92,15 @@ def log_backtest_run(
     """One MLflow run holding the whole backtest: means as metrics, rows as JSON, the plot."""
     client = store.client
     found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+    # The scratch store's artifact root, not MLflow's default (./mlruns in whatever folder the
+    # command ran from): everything a backtest writes stays under its --out folder.
+    root = store.tracking.artifact_location
+    location = f"{root}/{experiment}" if root else None
+    experiment_id = (
+        found.experiment_id
+        if found
+        else client.create_experiment(experiment, artifact_location=location)
+    )
     run = client.create_run(experiment_id, run_name=f"backtest-{time.strftime('%Y%m%d-%H%M%S')}")
     run_id = str(run.info.run_id)
     now = int(time.time() * 1000)

@@ -18,6 +18,7 @@ import pandas as pd
 from data.loading import Batch
 from data.preprocessing import features_and_labels, make_preprocessor
 from data.schema import DatasetSpec, resolve_features
+from flows.cli import progress
 from flows.config import ProjectConfig
 from flows.cores import threads_per_trial
 from flows.store.handle import Store
@@ -105,10 +106,11 @@ def score_batch(
     """Every policy's accuracy on ``batch``'s labelled rows."""
     labelled = batch.frame[batch.frame[spec.label].notna()]
     y = labelled[spec.label].to_numpy()
+    progress.report_activity(f"{batch.id}: scoring the champion")
     accuracy = {DRIFTUNE: _model_accuracy(store, versions.champion, labelled, y)}
     if never_retrain:
         accuracy["never_retrain"] = _model_accuracy(store, versions.first, labelled, y)
-    accuracy.update(_baseline_accuracies(spec, previous.frame, labelled, baselines))
+    accuracy.update(_baseline_accuracies(spec, previous, batch.id, labelled, baselines))
     replaced_accuracy = None
     if versions.replaced is not None:
         replaced_accuracy = _model_accuracy(store, versions.replaced, labelled, y)
@@ -128,10 +130,12 @@ def _model_accuracy(store: Store, version: str, rows: pd.DataFrame, y: np.ndarra
 
 def _baseline_accuracies(
     spec: DatasetSpec,
-    previous: pd.DataFrame,
+    before: Batch,
+    scored: str,
     current: pd.DataFrame,
     baselines: Mapping[str, BaselineFit],
 ) -> dict[str, float]:
+    previous = before.frame
     features = resolve_features(spec, previous)
     X_prev, y_prev = features_and_labels(previous, spec, features)
     X_now, y_now = features_and_labels(current, spec, features)
@@ -141,6 +145,7 @@ def _baseline_accuracies(
     truth = y_now.to_numpy()
     scores = {}
     for name, fit in baselines.items():
+        progress.report_activity(f"{scored}: baseline {name}, refit on {before.id}")
         model = fit(encoded_prev, y_prev.to_numpy())
         scores[name] = float(np.mean(model.predict(encoded_now) == truth))
     return scores

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from flows.cli import progress
 from models.search.trials import TrialResult
@@ -18,16 +27,25 @@ if TYPE_CHECKING:  # the console imports no flow: `driftune --help` stays quick
     from flows.outcomes import RetuneOutcome
 
 
+class _Count(MofNCompleteColumn):
+    """ "3/18" for a step with a count; nothing (not "0/?") for one without."""
+
+    def render(self, task: Task) -> Text:
+        return Text("") if task.total is None else super().render(task)
+
+
 @contextmanager
 def trial_progress(console: Console, label: str, steps: str | None = None) -> Iterator[None]:
-    """A progress bar that advances as each trial finishes (fed by flows.cli.progress).
+    """A bar for the step running now: the trials as each finishes (fed by flows.cli.progress),
+    or a step without trials by name (choosing the window, a refit, the gate, a baseline).
 
-    ``steps`` names a second bar for a longer job's steps, such as a backtest's batches.
+    ``steps`` names a second bar for a longer job's steps, such as a backtest's batches, with
+    its estimated time left. Each step's clock starts when it does.
     """
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        _Count(),
         TextColumn("{task.fields[best]}"),
         TimeElapsedColumn(),
         console=console,
@@ -37,30 +55,62 @@ def trial_progress(console: Console, label: str, steps: str | None = None) -> It
     best = [0.0]
 
     def advance(finished: int, budget: int, result: TrialResult) -> None:
-        if finished <= 1:  # a new search began: its best so far starts afresh
+        if finished <= 1:  # a new search began: its best so far and its clock start afresh
             best[0] = 0.0
+            bar.reset(task_id, total=budget, description=label, best="")
         accuracy = result.metrics.get("val_accuracy", 0.0)
         if result.ok and accuracy > best[0]:
             best[0] = accuracy
-        bar.update(task_id, completed=finished, total=budget, best=f"best val acc {best[0]:.3f}")
+        bar.update(
+            task_id,
+            completed=finished,
+            total=budget,
+            description=label,
+            best=f"best val acc {best[0]:.3f}",
+        )
 
-    with bar, progress.listening(advance), _steps(bar, steps):
-        yield
+    def begin(what: str) -> None:
+        bar.reset(task_id, total=None, description=what, best="")
+
+    with bar, progress.listening(advance), progress.listening_activities(begin):
+        with _steps(bar, steps):
+            yield
 
 
 @contextmanager
 def _steps(bar: Progress, label: str | None) -> Iterator[None]:
-    """A second bar for the steps of a longer job (a backtest's batches), when it has steps."""
+    """A second bar for the steps of a longer job (a backtest's batches), when it has steps.
+
+    Its count is known from the first report; the time left is the mean time of the steps done
+    in this run times the steps left.
+    """
     if label is None:
         yield
         return
     step_id = bar.add_task(label, total=None, best="")
+    first: list[tuple[int, float]] = []
 
     def advance(done: int, total: int, what: str) -> None:
-        bar.update(step_id, completed=done, total=total, best=f"last: {what}")
+        now = time.monotonic()
+        if not first:
+            first.append((done, now))
+        started, at = first[0]
+        left = ""
+        if done > started and done < total:
+            each = (now - at) / (done - started)
+            left = f"; about {_duration(each * (total - done))} left ({_duration(each)} each)"
+        bar.update(step_id, completed=done, total=total, best=f"{what}{left}")
 
     with progress.listening_steps(advance):
         yield
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def retune_table(summary: RetuneOutcome) -> Table:
@@ -143,7 +193,8 @@ POLICY_LABELS = {
 
 
 def backtest_table(result: dict[str, Any]) -> Table:
-    """One row per replayed batch, every policy's accuracy on it, and the means at the foot."""
+    """The first tune, then one row per replayed batch with every policy's accuracy on it and
+    the seconds it took; the means at the foot."""
     rows, summary = result["rows"], result["summary"]
     policies = list(summary["mean_accuracy"])
     table = Table(title=f"backtest of {result['settings']['project']}: accuracy on each new batch")
@@ -151,12 +202,26 @@ def backtest_table(result: dict[str, Any]) -> Table:
         table.add_column(column)
     for policy in policies:
         table.add_column(POLICY_LABELS.get(policy, policy), justify="right")
+    table.add_column("seconds", justify="right")
+    tuned = result.get("first_tune")
+    if tuned is not None:
+        batches = tuned["batches"]
+        named = batches[0] if len(batches) == 1 else f"{batches[0]} .. {batches[-1]}"
+        cells = [named, str(tuned["rows"]), "-", "first tune", f"champion v{tuned['version']}"]
+        table.add_row(*cells, *("-" for _ in policies), _seconds(tuned["seconds"]))
     for row in rows:
         drift = row["drift"] + (" (acc. drop)" if row["accuracy_drop"] else "")
         cells = [str(row["batch"]), str(row["rows"]), drift, row["retune"] or "-", row["decision"]]
-        table.add_row(*cells, *(_fmt(row["accuracy"][p]) for p in policies))
+        accuracies = (_fmt(row["accuracy"][p]) for p in policies)
+        table.add_row(*cells, *accuracies, _seconds(row.get("seconds")))
     means = [_fmt(summary["mean_accuracy"][p]) for p in policies]
     table.add_section()
     promoted = f"{summary['promotions']} promoted"
-    table.add_row("mean", "", "", str(summary["retunes"]), promoted, *means)
+    total = sum(r.get("seconds") or 0 for r in [*rows, tuned or {}])
+    table.add_row("mean", "", "", str(summary["retunes"]), promoted, *means, f"{total:.0f} in all")
     return table
+
+
+def _seconds(value: float | None) -> str:
+    """Whole seconds; "-" when not measured (a step done before a resume)."""
+    return "-" if value is None else f"{value:.0f}"
