@@ -24,6 +24,7 @@ import yaml
 
 from data.errors import ConfigError
 from data.loading import Batch
+from flows.cli.quiet import LOG_NAME
 from flows.config import ProjectConfig
 
 MARKER = ".driftune-backtest"
@@ -68,12 +69,18 @@ def open_scratch(
     """
     out = out.resolve()
     marker = out / MARKER
-    if out.exists() and any(out.iterdir()) and not marker.is_file():
+    # The command's log (flows/cli/quiet.py) may be the first file here; it outlives a fresh start.
+    contents = [p for p in out.iterdir() if p.name != LOG_NAME] if out.is_dir() else []
+    if contents and not marker.is_file():
         raise ConfigError(
             f"{out}: exists and is not a driftune backtest folder; pass an empty or new --out"
         )
     if marker.is_file() and (fresh or marker.read_text().strip() != stamp):
-        shutil.rmtree(out)
+        for path in contents:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
     project = ScratchProject(out, out / "driftune.yaml", f"{config.name}-backtest")
     if not marker.is_file():
         _create(project, config, stamp)

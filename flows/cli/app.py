@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -59,6 +60,14 @@ WhoOption = Annotated[
         "--who",
         help="Who acts, for the audit trail (default $DRIFTUNE_USER, else the OS account).",
         envvar="DRIFTUNE_USER",
+    ),
+]
+VerboseOption = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Show library warnings here too (they always go to .driftune/driftune.log).",
     ),
 ]
 ConfigOption = Annotated[
@@ -196,6 +205,19 @@ def _load(path: Path, *, data: bool = False) -> ProjectConfig:
     return config
 
 
+def _project_log(project: ProjectConfig) -> Path:
+    from flows.cli.quiet import LOG_NAME
+
+    return project.root / ".driftune" / LOG_NAME
+
+
+def _quiet(log_file: Path, verbose: bool) -> AbstractContextManager[None]:
+    """Library warnings to ``log_file`` instead of between the command's lines (``-v``: both)."""
+    from flows.cli.quiet import library_warnings_to
+
+    return library_warnings_to(log_file, verbose=verbose)
+
+
 def _note(outcome: FlowOutcome, *, code: int = 0) -> None:
     """The note of a flow that finished before the Prefect API failed; then exit at once."""
     if outcome.note:
@@ -251,7 +273,11 @@ def init(
 
 
 @app.command()
-def tune(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
+def tune(
+    config: ConfigOption = DEFAULT_CONFIG,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
     """Retune now (trigger manual): search, refit, register, and promote only if better."""
     progress_console = _json_mode(as_json)
     project = _load(config, data=True)
@@ -260,7 +286,7 @@ def tune(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> 
     from flows.retune import RetuneRequest, retune
 
     request = RetuneRequest(config_path=str(config), trigger="manual")
-    with trial_progress(progress_console, "trials"):
+    with _quiet(_project_log(project), verbose), trial_progress(progress_console, "trials"):
         outcome = _run(lambda: call_flow(project, retune, request))
     if as_json:
         _finish_json({"retune": outcome.value}, outcome)
@@ -282,6 +308,7 @@ def check_drift_command(
         ),
     ] = False,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Check the newest batch past the last one checked for drift; drift starts a retune."""
     progress_console = _json_mode(as_json)
@@ -291,7 +318,7 @@ def check_drift_command(
     from flows.cli.flow_calls import call_flow
 
     request = DriftCheckRequest(config_path=str(config), start_retune=retune)
-    with trial_progress(progress_console, "retune trials"):
+    with _quiet(_project_log(project), verbose), trial_progress(progress_console, "retune trials"):
         called = _run(lambda: call_flow(project, check_drift, request))
     outcome = called.value
     if as_json:
@@ -349,6 +376,7 @@ def backtest(
         bool, typer.Option(help="Let drift start retunes (--no-retune: count verdicts only).")
     ] = True,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Replay the dataset's batches through check-drift, retune and the gate in a scratch store.
 
@@ -361,6 +389,7 @@ def backtest(
     from flows.backtest import backtest as run_backtest
     from flows.cli.console import backtest_table, trial_progress
     from flows.cli.flow_calls import call_flow
+    from flows.cli.quiet import LOG_NAME
 
     request = BacktestRequest(
         config_path=str(config),
@@ -370,7 +399,11 @@ def backtest(
         fresh=fresh,
         start_retune=retune,
     )
-    with trial_progress(progress_console, "trials", steps="batches"):
+    scratch = out if out is not None else project.root / ".driftune" / "backtest"
+    with (
+        _quiet(scratch / LOG_NAME, verbose),
+        trial_progress(progress_console, "trials", steps="batches"),
+    ):
         called = _run(lambda: call_flow(project, run_backtest, request))
     result = called.value
     if as_json:
@@ -472,14 +505,16 @@ def predict(
     output: Annotated[Path, typer.Argument(help="CSV or Parquet file to write.")],
     config: ConfigOption = DEFAULT_CONFIG,
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Score a file with the champion: its columns plus prediction and proba_<class>."""
-    _load(config)
+    project = _load(config)
     if not input.is_file():
         _fail(MissingFileError("no such file", path=input))
     from flows.cli.predict import score_file
 
-    rows = _run(lambda: score_file(config, input, output, overwrite=overwrite))
+    with _quiet(_project_log(project), verbose):
+        rows = _run(lambda: score_file(config, input, output, overwrite=overwrite))
     console.print(f"wrote {rows} scored rows to {output}")
 
 
