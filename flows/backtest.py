@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from prefect import flow, get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -76,7 +77,7 @@ def backtest(request: BacktestRequest) -> dict[str, Any]:
     total = 1 + len(ordered) - request.first
     done = (journal.find("tuned") is not None) + sum(1 for _ in journal.rows())
     progress.report_step(done, total, "starting" if done == 0 else "resumed")
-    tuned = _first_tune(scratch, ordered[: request.first], journal, store)
+    tuned = _first_tune(scratch, ordered[: request.first], journal, store, config)
     progress.report_step(1 + sum(1 for _ in journal.rows()), total, f"first tune: {_told(tuned)}")
     fits = baseline_fits(
         config,
@@ -147,6 +148,7 @@ def _first_tune(
     first: list[Batch],
     journal: Journal,
     store: Store,
+    config: ProjectConfig,
 ) -> dict[str, Any]:
     """Land the first batches and tune on them: the version it promotes is never retrained.
 
@@ -154,7 +156,7 @@ def _first_tune(
     """
     done = journal.find("tuned")
     if done is not None:
-        return _tuned_row(done, first)
+        return _tuned_row(done, first, config)
     started = time.perf_counter()
     existing = champion(store)  # killed after the tune promoted, before the journal
     if existing is None:
@@ -168,12 +170,12 @@ def _first_tune(
     seconds = round(time.perf_counter() - started, 1)
     entry = {"step": "tuned", "version": existing.version, "seconds": seconds}
     journal.append(entry)
-    return _tuned_row(entry, first)
+    return _tuned_row(entry, first, config)
 
 
-def _tuned_row(entry: dict[str, Any], first: list[Batch]) -> dict[str, Any]:
+def _tuned_row(entry: dict[str, Any], first: list[Batch], config: ProjectConfig) -> dict[str, Any]:
     return {
-        "batches": [batch.id for batch in first],
+        "batches": [batch_label(batch, config) for batch in first],
         "rows": sum(len(batch.frame) for batch in first),
         "version": str(entry["version"]),
         "seconds": entry.get("seconds"),
@@ -211,7 +213,7 @@ def _replay_batch(
     scratch.land(k, ordered[k])
     progress.report_activity(f"{ordered[k].id}: check-drift")
     outcome, error = _check(scratch, request.start_retune)
-    row = _row(ordered[k], scores, outcome, error, time.perf_counter() - started)
+    row = _row(ordered[k], config, scores, outcome, error, time.perf_counter() - started)
     get_run_logger().info("batch %s: %s", ordered[k].id, row["decision"])
     return row
 
@@ -239,6 +241,7 @@ def _check(scratch: ScratchProject, start_retune: bool) -> tuple[DriftCheckOutco
 
 def _row(
     batch: Batch,
+    config: ProjectConfig,
     scores: BatchScores,
     outcome: DriftCheckOutcome | None,
     error: str,
@@ -259,7 +262,8 @@ def _row(
     if scores.replaced_accuracy is not None:
         effect = scores.accuracy["driftune"] - scores.replaced_accuracy
     return {
-        "batch": batch.id,
+        "batch": batch_label(batch, config),
+        "batch_id": batch.id,
         "rows": scores.rows,
         "champion_version": scores.champion_version,
         "accuracy": dict(scores.accuracy),
@@ -273,6 +277,16 @@ def _row(
         "reason": error or _reason(retuned),
         "seconds": round(seconds, 1),
     }
+
+
+def batch_label(batch: Batch, config: ProjectConfig) -> str:
+    """A calendar period's batch by its first timestamp, the data's own (a "YS" batch of rows
+    dated July 1 reads 2016-07-01, not the period's 2016-01-01); any other batch by its id."""
+    time, every = config.dataset.time, config.dataset.every
+    if time is None or every == "file" or isinstance(every, int):
+        return batch.id
+    first = pd.Timestamp(batch.frame[time].min())
+    return first.isoformat(sep=" ") if first != first.normalize() else first.date().isoformat()
 
 
 def _retune_kind(retuned: RetuneOutcome | RetuneRefused) -> str:

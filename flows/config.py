@@ -244,6 +244,12 @@ class DriftConfig(_Section):
     max_rows: int = Field(200_000, ge=100)
     seed: int = 0
     accuracy_drop: bool = Field(True, description="a significant accuracy drop counts as drift")
+    min_accuracy_drop: float = Field(
+        0.01,
+        ge=0,
+        lt=1,
+        description="the smallest drop (accuracy points) that counts, however significant",
+    )
 
 
 class PromotionConfig(_Section):

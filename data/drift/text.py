@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from data.drift.report import DriftReport, FeatureDrift
+    from data.drift.report import DriftReport, FeatureDrift, PerformanceDrift
 
 HEADER = ("feature", "kind", "test", "statistic", "p-value", "p-corrected", "effect", "drifted")
 
@@ -65,8 +65,17 @@ def _performance(report: DriftReport) -> str:
     return (
         f"accuracy {perf.accuracy:.4f} on {perf.n} labelled rows vs baseline "
         f"{perf.baseline_accuracy:.4f} on {perf.n_baseline}: drop {perf.drop:+.4f}, "
-        f"p = {perf.p_value:.3g} -> {'DROPPED' if perf.drifted else 'no significant drop'}"
+        f"p = {perf.p_value:.3g} -> {_drop_verdict(perf)}"
     )
+
+
+def _drop_verdict(perf: PerformanceDrift) -> str:
+    """DROPPED, or which of the two conditions (significance, size) the drop missed."""
+    if perf.drifted:
+        return "DROPPED"
+    if perf.p_value >= perf.alpha:
+        return f"no significant drop (p >= alpha {perf.alpha:g})"
+    return f"significant, but under min_accuracy_drop {perf.min_drop:g}: no drift"
 
 
 def _verdict(report: DriftReport) -> str:

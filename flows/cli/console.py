@@ -132,11 +132,19 @@ def retune_table(summary: RetuneOutcome) -> Table:
             f"challenger {_fmt(summary.challenger_accuracy)}, "
             f"champion {_fmt(summary.champion_accuracy)}",
         ),
-        ("decision", ("PROMOTED: " if summary.promoted else "refused: ") + summary.reason),
+        ("decision", _decision(summary.promoted, summary.reason)),
     ]
     for key, value in rows:
         table.add_row(key, value)
     return table
+
+
+def _decision(promoted: bool, reason: str) -> str:
+    """PROMOTED or refused, then the gate's reason without its own first word saying it again."""
+    verdict = "PROMOTED" if promoted else "refused"
+    for said in ("promoted: ", "refused: "):
+        reason = reason.removeprefix(said)
+    return f"{verdict}: {reason}"
 
 
 def demo_table(rows: Sequence[DemoRow]) -> Table:

@@ -77,6 +77,7 @@ drift:
   correction: holm           # holm, bh, bonferroni or null
   min_effect: 0.1            # ignore shifts smaller than this effect size
   accuracy_drop: true        # a significant drop of the champion's accuracy counts as drift
+  min_accuracy_drop: 0.01    # ... when it is at least this much (0.01: one point)
 
 promotion:
   rule: non_inferiority      # promote unless the challenger is credibly worse than the champion

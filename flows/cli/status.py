@@ -75,7 +75,7 @@ def read_champion(store: Store) -> ChampionSummary | None:
     return ChampionSummary(
         version=version,
         holdout_metrics={
-            key.removeprefix(METRIC_PREFIX): float(value)
+            key.removeprefix(METRIC_PREFIX): _number(key, value)
             for key, value in tags.items()
             if key.startswith(METRIC_PREFIX)
         },
@@ -83,6 +83,12 @@ def read_champion(store: Store) -> ChampionSummary | None:
         data_sha256=tags.get("data_sha256", ""),
         fit=tags.get("fit", ""),
     )
+
+
+def _number(key: str, value: str) -> float:
+    """A count (``holdout.holdout_rows``) as an int, so text and JSON print 17196, not 17196.0."""
+    number = float(value)
+    return int(number) if key.endswith("rows") and number.is_integer() else number
 
 
 def _recent(store: Store, kind: str, tags: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -54,6 +54,7 @@ def drift_report(
         baseline_accuracy=champion.holdout_metrics["accuracy"],
         n_baseline=int(champion.holdout_metrics.get("holdout_rows", len(y))),
         alpha=settings.alpha,
+        min_drop=settings.min_accuracy_drop,
     )
     return dataclasses.replace(report, performance=performance)
 

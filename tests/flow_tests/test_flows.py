@@ -420,3 +420,19 @@ def test_a_retune_that_fails_after_drift_says_the_check_is_kept_and_how_to_retry
     store = _store(project)
     info = champion(store)
     assert info is not None and info.version == "1"
+
+
+def test_a_drop_under_min_accuracy_drop_is_no_drift_and_says_why(
+    tmp_path: Path, template_store: Path
+) -> None:
+    """drift.min_accuracy_drop is the config's: a flipped batch's drop of ~0.97 is under 0.99."""
+    project = make_project(tmp_path, template_store, drift={"min_accuracy_drop": 0.99})
+    land(tmp_path, "a-2024-01", batch(np.random.default_rng(0), "2024-01-01"))
+    retune(RetuneRequest(config_path=str(project)))
+    land(tmp_path, "b-2024-02", batch(np.random.default_rng(1), "2024-02-01", flip=True))
+    checked = check_drift(DriftCheckRequest(config_path=str(project), start_retune=False))
+    performance = checked.report.performance
+    assert performance is not None and performance.p_value < 0.05
+    assert 0.5 < performance.drop < 0.99 and performance.min_drop == 0.99
+    assert not performance.drifted and not checked.drifted
+    assert "significant, but under min_accuracy_drop 0.99: no drift" in checked.report.summary()
