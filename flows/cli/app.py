@@ -597,6 +597,10 @@ def ui(
     os.execv(sys.executable, command)
 
 
+# The runs table's own URL parameters (MLflow 3.18): sorted by the trials' final val_accuracy.
+TRIALS_BEST_FIRST = "orderByKey=metrics.%60val_accuracy%60&orderByAsc=false"
+
+
 def _print_search_runs_link(project: ProjectConfig, tracking_uri: str, base: str) -> None:
     """Where the search runs are: MLflow 3.17's UI ignores the ``mlflow.experimentKind`` tag.
 
@@ -614,9 +618,14 @@ def _print_search_runs_link(project: ProjectConfig, tracking_uri: str, base: str
     except Exception:  # a store MLflow cannot read: `mlflow ui` will say why
         return
     if found is not None:
+        runs = f"{base}/#/experiments/{found.experiment_id}/runs?workflowType=machine_learning"
+        console.print(f"Search runs: {runs}", soft_wrap=True)
+        # Sorted by a metric, the runs table lists the trials flat instead of nested under
+        # their search runs (collapsed there until each run's + is pressed).
+        console.print(f"Trials, best first: {runs}&{TRIALS_BEST_FIRST}", soft_wrap=True)
         console.print(
-            f"Search runs: {base}/#/experiments/{found.experiment_id}/runs"
-            "?workflowType=machine_learning",
+            "  (each search run's trials are nested under it: press + beside its name; "
+            "Columns picks the params and metrics shown)",
             soft_wrap=True,
         )
 

@@ -23,6 +23,8 @@ from flows.cli.init_template import HEADER, POLICY
 
 COMMENT_AT = 29  # the column the template's comments start at
 WIDTH = 100
+# A smallest class under this share of the rows: say what accuracy the majority class gets.
+IMBALANCED = 0.2
 # An integer column with this few values may be codes (a plot number, a month): say so.
 FEW_VALUES = 30
 
@@ -138,7 +140,14 @@ def _numeric_note(column: Column) -> str:
 def _classes(guess: Guess) -> str:
     shares = ", ".join(f"{name} {share:.0%}" for name, share in list(guess.classes.items())[:5])
     more = ", ..." if len(guess.classes) > 5 else ""
-    return f"{len(guess.classes)} classes: {shares}{more}"
+    told = f"{len(guess.classes)} classes: {shares}{more}"
+    if guess.smallest_class_share < IMBALANCED:
+        majority = max(guess.classes.values())
+        told += (
+            f". Imbalanced: always predicting the majority class already scores {majority:.0%} "
+            "accuracy; compare the backtest's figures with that"
+        )
+    return told
 
 
 def _relative(data: Path, config_path: Path) -> str:

@@ -65,6 +65,10 @@ def test_a_shipped_dataset_gets_the_dataset_section_its_deploy_config_states(
     assert "# the last column; pass --label COL" in _unwrapped(target)  # each guess says why
 
 
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+
+
 def _folder(root: Path) -> Path:
     """Six monthly batch files, CSV and Parquet, with an id column and a constant one."""
     rng = np.random.default_rng(0)
@@ -110,6 +114,10 @@ def test_a_folder_of_files_is_batched_by_file_and_useless_columns_are_left_out(
     assert "source: one value ('export-v1') in every row" in text
     assert "one batch per file (6 files" in text and "from 480 rows of 4 of its 6 files" in text
     assert "int64, 8 distinct: if these are codes, move it to categorical" in text
+    files = sorted(folder.iterdir())
+    sampled = pd.concat([_read(path) for path in [*files[:3], files[-1]]])
+    majority = sampled["churned"].value_counts(normalize=True).max()
+    assert f"always predicting the majority class already scores {majority:.0%}" in text
     assert [b.id for b in batches(config.spec())] == [
         f"2024-{m:02d}.{'parquet' if m % 2 else 'csv'}" for m in range(1, 7)
     ]

@@ -208,6 +208,7 @@ def tuned(workdir: Path, prefect_ui: str, template_store: Path) -> Tuned:
 class MlflowUi:
     base: str
     search_runs_link: str  # the link `driftune ui` prints for the search runs
+    trials_link: str  # ... and for every trial, best first
 
 
 @pytest.fixture(scope="session")
@@ -225,9 +226,11 @@ def mlflow_ui(workdir: Path, tuned: Tuned) -> Iterator[MlflowUi]:
         "driftune ui", command, env, workdir / "mlflow.log", f"http://127.0.0.1:{port}/health"
     )
     printed = re.search(r"Search runs: (\S+)", server.log_tail(100_000))
+    trials = re.search(r"Trials, best first: (\S+)", server.log_tail(100_000))
     try:
         assert printed, f"`driftune ui` printed no link to the search runs: {server.log_tail()}"
-        yield MlflowUi(f"http://127.0.0.1:{port}", printed.group(1))
+        assert trials, f"`driftune ui` printed no link to the trials: {server.log_tail()}"
+        yield MlflowUi(f"http://127.0.0.1:{port}", printed.group(1), trials.group(1))
     finally:
         server.stop()
 

@@ -97,3 +97,17 @@ def test_the_registry_shows_the_model_with_its_champion_alias(
     )
     assert "champion" in row.text, row.text
     screenshot(browser, "mlflow-registered-model")
+
+
+def test_the_trials_link_lists_every_trial_best_first(
+    browser: Any, mlflow_ui: MlflowUi, tuned: Tuned, screenshot: Callable[[Any, str], Path]
+) -> None:
+    """The second link `driftune ui` prints: the trials flat, sorted by val_accuracy."""
+    accuracy = {r.info.run_name: r.data.metrics["val_accuracy"] for r in trial_runs(tuned.config)}
+    _quiet_assistant(browser, mlflow_ui.base)
+    browser.get(mlflow_ui.trials_link)
+    shown = wait_for_text(browser, f"{tuned.name}-search", *accuracy)
+    in_order = sorted(accuracy, key=shown.index)
+    scores = [accuracy[name] for name in in_order]
+    assert scores == sorted(scores, reverse=True), list(zip(in_order, scores, strict=True))
+    screenshot(browser, "mlflow-trials-best-first")
