@@ -179,3 +179,23 @@ def test_init_from_loads_no_flow_machinery(tmp_path: Path) -> None:
     code, loaded, output = probe("init", "new.yaml", "--from", str(folder), cwd=tmp_path)
     assert code == 0, output
     assert not loaded & {"prefect", "mlflow", "torch", "sklearn"}, sorted(loaded)
+
+
+@pytest.mark.slow
+def test_from_a_folder_to_a_backtest_table_with_two_commands(
+    tmp_path: Path, prefect_server: None
+) -> None:
+    """The README's path for a user's own data: `init --from`, then `backtest`, nothing edited."""
+    folder = _folder(tmp_path)
+    for late in sorted(folder.iterdir())[4:]:
+        late.unlink()  # four monthly files: a first tune and three batches replayed
+    config = tmp_path / "driftune.yaml"
+    code, output = _init(str(config), "--from", str(folder))
+    assert code == 0, output
+    result = runner.invoke(app, ["backtest", "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    table = result.output
+    assert "backtest of exports" in table and "first tune" in table
+    for month in ("2024-02.csv", "2024-03.parquet", "2024-04.csv"):
+        assert month in table
+    assert (tmp_path / ".driftune" / "backtest" / "backtest.json").is_file()
