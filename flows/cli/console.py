@@ -68,9 +68,13 @@ def trial_progress(console: Console, label: str, steps: str | None = None) -> It
             description=label,
             best=f"best val acc {best[0]:.3f}",
         )
+        bar.refresh()  # shown now, not at the next tick of the refresh thread
 
     def begin(what: str) -> None:
-        bar.reset(task_id, total=None, description=what, best="")
+        bar.reset(task_id, description=what, best="")
+        # reset and update leave a count in place when given None: a step without one pulses.
+        next(task for task in bar.tasks if task.id == task_id).total = None
+        bar.refresh()
 
     with bar, progress.listening(advance), progress.listening_activities(begin):
         with _steps(bar, steps):
@@ -100,6 +104,7 @@ def _steps(bar: Progress, label: str | None) -> Iterator[None]:
             each = (now - at) / (done - started)
             left = f"; about {_duration(each * (total - done))} left ({_duration(each)} each)"
         bar.update(step_id, completed=done, total=total, best=f"{what}{left}")
+        bar.refresh()
 
     with progress.listening_steps(advance):
         yield
