@@ -282,10 +282,10 @@ def _row(
 def batch_label(batch: Batch, config: ProjectConfig) -> str:
     """A calendar period's batch by its first timestamp, the data's own (a "YS" batch of rows
     dated July 1 reads 2016-07-01, not the period's 2016-01-01); any other batch by its id."""
-    time, every = config.dataset.time, config.dataset.every
-    if time is None or every == "file" or isinstance(every, int):
+    column, every = config.dataset.time, config.dataset.every
+    if column is None or every == "file" or isinstance(every, int):
         return batch.id
-    first = pd.Timestamp(batch.frame[time].min())
+    first = pd.Timestamp(batch.frame[column].min())
     return first.isoformat(sep=" ") if first != first.normalize() else first.date().isoformat()
 
 
