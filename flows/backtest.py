@@ -72,7 +72,7 @@ def backtest(request: BacktestRequest) -> dict[str, Any]:
     stamp = fingerprint(config, _data_sha256(ordered), settings)
     out = Path(request.out) if request.out else config.root / ".driftune" / "backtest"
     scratch, journal = open_scratch(config, out, stamp, fresh=request.fresh)
-    store = open_store(load_config(scratch.config_path))
+    store = open_store(load_config(scratch.config_path), create=True)
     # The first tune is a step like each replayed batch: the count is known before either runs.
     total = 1 + len(ordered) - request.first
     done = (journal.find("tuned") is not None) + sum(1 for _ in journal.rows())
@@ -202,7 +202,7 @@ def _replay_batch(
     """Score batch ``k`` with every policy, then let the flows see it; the batch's row."""
     started = time.perf_counter()
     config = load_config(request.config_path)
-    store = open_store(load_config(scratch.config_path))
+    store = open_store(load_config(scratch.config_path), create=True)
     recorded = journal.find("scores", k)
     if recorded is None:
         versions = _versions(store, journal, k, first_version)

@@ -52,7 +52,7 @@ def retune(request: RetuneRequest) -> RetuneOutcome:
         if choice is not None:
             get_run_logger().info("window length: %s", choice.describe())
         get_run_logger().info("window %s", _window_line(data))
-        store = open_store(config)
+        store = open_store(config, create=True)
         client = store.client
         champion = tasks.read_champion(store)
         handle = _open_search(config, data, store, request, champion)

@@ -287,7 +287,7 @@ def tune(
 
     request = RetuneRequest(config_path=str(config), trigger="manual")
     with _quiet(_project_log(project), verbose), trial_progress(progress_console, "trials"):
-        outcome = _run(lambda: call_flow(project, retune, request))
+        outcome = _run(lambda: call_flow(project, retune, request, missing_store_ok=True))
     if as_json:
         _finish_json({"retune": outcome.value}, outcome)
         return
@@ -404,7 +404,7 @@ def backtest(
         _quiet(scratch / LOG_NAME, verbose),
         trial_progress(progress_console, "trials", steps="batches"),
     ):
-        called = _run(lambda: call_flow(project, run_backtest, request))
+        called = _run(lambda: call_flow(project, run_backtest, request, missing_store_ok=True))
     result = called.value
     if as_json:
         _finish_json({"backtest": result}, called)

@@ -51,9 +51,16 @@ def project_flows(config: ProjectConfig) -> Iterator[str]:
         yield url
 
 
-def call_flow(config: ProjectConfig, flow: Any, *args: Any) -> FlowOutcome:
-    """Run ``flow(*args)``; a server outage becomes a note or one ServerUnavailableError."""
-    before = read_registry(config)  # a tracking outage stops here, before anything runs
+def call_flow(
+    config: ProjectConfig, flow: Any, *args: Any, missing_store_ok: bool = False
+) -> FlowOutcome:
+    """Run ``flow(*args)``; a server outage becomes a note or one ServerUnavailableError.
+
+    With ``missing_store_ok`` (a retune, which makes it; a backtest, which never reads it) the
+    project may have no store yet; otherwise a missing store is one line here, before any flow runs.
+    """
+    # A tracking outage, or a store that cannot be used, stops here, before anything runs.
+    before = read_registry(config, missing_ok=missing_store_ok)
     returned: list[Any] = []
     with project_flows(config):
         try:
@@ -113,11 +120,19 @@ def _keeping_return_value(flow: Any, returned: list[Any]) -> Any:
     return copy
 
 
-def read_registry(config: ProjectConfig) -> Registry:
+def read_registry(config: ProjectConfig, *, missing_ok: bool = False) -> Registry:
+    """The champion and newest version; with ``missing_ok``, none of either while no store is
+    made (a first tune)."""
     from flows.cli.status import read_champion
+    from flows.store.local_store import StoreMissingError
     from flows.store.project import open_store
 
-    store = open_store(config)
+    try:
+        store = open_store(config)
+    except StoreMissingError:
+        if not missing_ok:
+            raise
+        return Registry(champion=None, latest=0)
     champion = read_champion(store)
     newest = store.client.search_model_versions(
         f"name = '{store.name}'", max_results=1, order_by=["version_number DESC"]
@@ -151,7 +166,7 @@ def where_the_champion_stands(config: ProjectConfig, before: Registry) -> str:
     """'the champion is unchanged (version 3)', or what moved, or that the store cannot say."""
     was = "no champion" if before.champion is None else f"version {before.champion}"
     try:
-        after = read_registry(_quick(config)).champion
+        after = read_registry(_quick(config), missing_ok=True).champion
     except Exception as error:
         if as_outage(error, "") is None:
             raise

@@ -31,11 +31,14 @@ class Store:
         object.__setattr__(self, "_experiments", {})
 
     @classmethod
-    def open(cls, tracking: TrackingConfig) -> Store:
-        """A handle with a new client on ``tracking`` (``tracking.make_client``)."""
+    def open(cls, tracking: TrackingConfig, *, create: bool = True) -> Store:
+        """A handle with a new client on ``tracking`` (``tracking.make_client``).
+
+        With ``create`` false, a local store that does not exist is refused, not made.
+        """
         from flows.store.tracking import make_client
 
-        return cls(make_client(tracking), tracking)
+        return cls(make_client(tracking, create=create), tracking)
 
     @property
     def name(self) -> str:

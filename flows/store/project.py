@@ -27,11 +27,16 @@ def tracking_config(config: ProjectConfig) -> TrackingConfig:
     return TrackingConfig(uri, config.tracking.artifacts, config.name)
 
 
-def open_store(config: ProjectConfig) -> Store:
-    """The project's store, its requests bounded by ``tracking.timeout_s``."""
+def open_store(config: ProjectConfig, *, create: bool = False) -> Store:
+    """The project's store, its requests bounded by ``tracking.timeout_s``.
+
+    Only what makes a champion (``create``: a retune, a backtest's scratch store) makes a
+    local store; every other command refuses a missing one in one line instead of making an
+    empty store where a deleted one was (flows/store/local_store.py).
+    """
     tracking = tracking_config(config)
     bound_tracking_requests(tracking, config.tracking.timeout_s)
-    return Store.open(tracking)
+    return Store.open(tracking, create=create)
 
 
 def bound_tracking_requests(tracking: TrackingConfig, timeout_s: float) -> None:

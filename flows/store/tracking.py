@@ -85,26 +85,37 @@ class TrackingConfig:
         return f"{self.name}-{kind}"
 
 
-def make_client(config: TrackingConfig) -> MlflowClient:
+def make_client(config: TrackingConfig, *, create: bool = True) -> MlflowClient:
     """A client bound to the configured store (tracking and registry alike).
 
-    A local SQLite store is switched to write-ahead logging once: a commit then costs one
-    sync instead of a rollback journal's several, which halves the time to log a trial, and
-    readers no longer block the writer when trials log from several threads.
+    A local SQLite store is made once, atomically, when missing and ``create``; otherwise a
+    missing, read-only or half-migrated one is refused in one line (flows/store/local_store.py).
+    It is switched to write-ahead logging: a commit then costs one sync instead of a rollback
+    journal's several, which halves the time to log a trial, and readers no longer block the
+    writer when trials log from several threads.
     """
-    prepare_local_store(config)
     database = _sqlite_file(config)
-    if database is not None and not database.exists():
-        _forget_cached_stores(config.tracking_uri)
+    if database is not None:
+        from flows.store.local_store import open_local_store
+
+        if not database.exists():
+            forget_cached_stores(config.tracking_uri)
+        open_local_store(database, _local_artifacts(config), create=create)
     client = MlflowClient(tracking_uri=config.tracking_uri, registry_uri=config.tracking_uri)
     if database is not None:
-        client.search_experiments(max_results=1)  # MLflow creates and migrates the file here
         with closing(sqlite3.connect(database, timeout=30)) as connection:
             connection.execute("PRAGMA journal_mode=WAL")  # persistent; a no-op when set
     return client
 
 
-def _forget_cached_stores(uri: str) -> None:
+def _local_artifacts(config: TrackingConfig) -> Path | None:
+    location = config.artifact_location
+    if location is None or not location.startswith("file://"):
+        return None
+    return Path(urlparse(location).path)
+
+
+def forget_cached_stores(uri: str) -> None:
     """Drop what MLflow caches for ``uri`` for the life of the process (private MLflow API).
 
     MLflow keeps one SQLAlchemy engine per database URI, and store objects bound to it. When a
