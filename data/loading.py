@@ -6,8 +6,9 @@ writes anything, so a failed load leaves every store and earlier run untouched.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -21,17 +22,26 @@ from data.errors import (
     MissingFileError,
     TimeParseError,
 )
+from data.intake import Survey, is_hidden, survey
+from data.lineage import frame_sha256
 from data.schema import DatasetSpec, validate_frame
 
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Batch:
-    """One time-ordered slice of a dataset; ``id`` is stable across runs (period start or range)."""
+    """One time-ordered slice of a dataset; ``id`` is stable across runs (period start or range).
+
+    ``source`` is the file a batch by file came from (None for a period or a row range), and
+    ``sha256`` the hash of its rows, so a copy of it under another name is known.
+    """
 
     id: str
     frame: pd.DataFrame
+    source: Path | None = field(default=None, compare=False)
+    sha256: str = field(default="", compare=False)
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -81,12 +91,15 @@ def _refuse_duplicate_names(header: list[str], path: Path) -> None:
 
 
 def list_sources(path: Path) -> list[Path]:
-    """The data files behind a spec's path: the file itself, or a folder's files in name order."""
+    """The data files behind a spec's path: the file itself, or a folder's files in name order.
+
+    A folder's dot-files and names with another suffix (``b.csv.tmp``) are not data.
+    """
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise MissingFileError("no such file or folder", path=path)
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in READERS)
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in READERS and not is_hidden(p))
     if not files:
         raise EmptyDataError("the folder holds no .csv or .parquet files", path=path)
     return files
@@ -114,11 +127,54 @@ def read_sample(path: Path, *, max_files: int = 4) -> Sample:
     return Sample(frame=frame, read=tuple(chosen), files=len(sources))
 
 
-def load(spec: DatasetSpec, *, require_label: bool = True) -> pd.DataFrame:
-    """Read, validate and time-order the whole dataset; the time column comes back as datetimes."""
-    sources = list_sources(spec.path)
-    frames = [_read_valid(source, spec, require_label) for source in sources]
-    return _time_ordered(_concat(frames, sources, spec), spec)
+def survey_sources(spec: DatasetSpec) -> Survey:
+    """The dataset's files that are whole now, and those left for later (data/intake.py).
+
+    A dataset whose every file must wait cannot be used at all: that is one DataError naming
+    the first file and why.
+    """
+    found = survey(list_sources(spec.path), settle_s=spec.settle_s, marker=spec.marker)
+    if not found.ready:
+        first = found.waiting[0]
+        raise DataError(f"not whole yet: {first.reason}", path=first.path)
+    for waiting in found.waiting:
+        _log.warning("batch file %s is left for later: %s", waiting.path, waiting.reason)
+    return found
+
+
+def load(
+    spec: DatasetSpec, *, require_label: bool = True, sources: Survey | None = None
+) -> pd.DataFrame:
+    """Read, validate and time-order the whole dataset; the time column comes back as datetimes.
+
+    Only whole files are read (``sources``, else surveyed now), each distinct content once.
+    """
+    files = list((sources or survey_sources(spec)).ready)
+    frames = [_read_valid(source, spec, require_label) for source in files]
+    files, frames, _ = _distinct(files, frames, spec)
+    return _time_ordered(_concat(frames, files, spec), spec)
+
+
+def _distinct(
+    files: list[Path], frames: list[pd.DataFrame], spec: DatasetSpec
+) -> tuple[list[Path], list[pd.DataFrame], list[str]]:
+    """Each file whose rows another file before it already holds is a copy: refused, or left out.
+
+    Returns the files and frames kept and each kept frame's SHA-256.
+    """
+    seen: dict[str, Path] = {}
+    kept: list[tuple[Path, pd.DataFrame, str]] = []
+    for source, frame in zip(files, frames, strict=True):
+        digest = frame_sha256(frame)
+        first = seen.setdefault(digest, source)
+        if first == source:
+            kept.append((source, frame, digest))
+            continue
+        problem = f"holds the same rows as {first.name}: a copy of a batch is never taken twice"
+        if spec.duplicates == "refuse":
+            raise DataError(f"{problem}; remove it (or set dataset.duplicates: skip)", path=source)
+        _log.warning("file %s %s; skipped", source, problem)
+    return [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept]
 
 
 def _read_valid(source: Path, spec: DatasetSpec, require_label: bool) -> pd.DataFrame:
@@ -156,19 +212,26 @@ def parse_time(values: pd.Series, *, source: str | Path, column: str) -> pd.Seri
     return parsed
 
 
-def batches(spec: DatasetSpec, every: str | int | None = None) -> Iterator[Batch]:
-    """Time-ordered batches: by calendar period ("YS", "MS", "W"), by row count, or by file."""
+def batches(
+    spec: DatasetSpec, every: str | int | None = None, *, sources: Survey | None = None
+) -> Iterator[Batch]:
+    """Time-ordered batches: by calendar period ("YS", "MS", "W"), by row count, or by file.
+
+    Only whole files count (``sources``, else surveyed now), each distinct content once.
+    """
     rule = every if every is not None else spec.every
     if rule is None:
         raise DataError("no batch rule: give every= or set it on the spec", path=spec.path)
+    sources = sources or survey_sources(spec)
     if rule == "file":
-        sources = list_sources(spec.path)
-        frames = [_read_valid(source, spec, True) for source in sources]
-        _check_kinds(frames, sources, spec)
-        for source, frame in zip(sources, frames, strict=True):
-            yield Batch(id=source.name, frame=_time_ordered(frame, spec))
+        files = list(sources.ready)
+        frames = [_read_valid(source, spec, True) for source in files]
+        files, frames, hashes = _distinct(files, frames, spec)
+        _check_kinds(frames, files, spec)
+        for source, frame, digest in zip(files, frames, hashes, strict=True):
+            yield Batch(source.name, _time_ordered(frame, spec), source, digest)
         return
-    frame = load(spec)
+    frame = load(spec, sources=sources)
     if isinstance(rule, int):
         for start in range(0, len(frame), rule):
             stop = min(start + rule, len(frame))

@@ -30,7 +30,8 @@ class DatasetSpec:
     time column; ``None`` means the rows are in time order already. ``features`` defaults to every
     column but the label and the time; ``numeric`` and ``categorical`` are inferred from dtypes
     unless declared. ``every`` is the batch rule: a pandas period alias ("YS", "MS", "W"), a row
-    count for row-ordered data, or "file" for a folder of batch files.
+    count for row-ordered data, or "file" for a folder of batch files. ``settle_s``, ``marker``,
+    ``duplicates`` and ``out_of_order`` say which batch files are taken (data/intake.py).
     """
 
     path: Path
@@ -41,6 +42,12 @@ class DatasetSpec:
     categorical: tuple[str, ...] | None = None
     every: str | int | None = None
     name: str = field(default="")
+    # Batch intake (data/intake.py): how long a file that just changed is watched; a writer's
+    # marker suffix; what a copy of a batch, or a batch older than the champion's data, gets.
+    settle_s: float = 0.0
+    marker: str | None = None
+    duplicates: str = "refuse"
+    out_of_order: str = "refuse"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
@@ -119,6 +126,8 @@ def validate_frame(
         raise EmptyDataError("no rows to use", path=source)
     if require_label and frame[spec.label].isna().all():
         raise AllMissingError("the label column has no values", path=source, column=spec.label)
+    if require_label:
+        check_label(frame[spec.label], source=source, column=spec.label)
     features = resolve_features(spec, frame)
     if not features.all:
         raise DataError("no feature columns besides the label and time", path=source)
@@ -127,6 +136,24 @@ def validate_frame(
             raise AllMissingError("the feature has no values", path=source, column=column)
     check_feature_values(frame, features, source=source, inferred=_inferred(spec, features))
     return features
+
+
+def check_label(series: pd.Series, *, source: str | Path, column: str) -> None:
+    """Labels are classes: numbers with a fractional part are a measurement, not a class."""
+    if not pd.api.types.is_float_dtype(series):
+        return
+    values = series.dropna()
+    fractional = values[values != values.round()]
+    if len(fractional):
+        row = series.index.get_loc(fractional.index[0])
+        where = f" in data row {row + 1}" if isinstance(row, int) else ""
+        raise DtypeError(
+            f"the label holds fractional numbers (e.g. {fractional.iloc[0]!r}{where}, "
+            f"{len(fractional)} in all): driftune learns classes, so bin or round them into "
+            "classes first, or name the right label column",
+            path=source,
+            column=column,
+        )
 
 
 def check_feature_values(

@@ -1,6 +1,8 @@
 """@flow check_drift: newest unseen batch -> drift report -> MLflow -> retune when drifted.
 
-When several batches landed since the last check, only the newest is checked: it is what the
+Only whole batch files are taken, and a batch older than the champion's data or a copy of one
+already checked is refused or skipped (flows/intake.py, data/intake.py). When several batches
+landed since the last check, only the newest is checked: it is what the
 champion faces now, and a retune it starts trains on the recent window. The batches it passes
 over are named in the outcome and never checked later, so checks only move forward in time.
 
@@ -18,9 +20,10 @@ from typing import Any
 from prefect import flow, get_run_logger
 from pydantic import BaseModel, ConfigDict
 
-from data.loading import Batch, batches
+from data.loading import survey_sources
 from flows import failpoints, reports, tasks
 from flows.config import ProjectConfig, load_config
+from flows.intake import NewBatches, champion_data_end, newest_unseen
 from flows.locking import RetuneBusyError
 from flows.outcomes import DriftCheckOutcome, RetuneOutcome, RetuneRefused
 from flows.retune import RetuneRequest, retune
@@ -28,7 +31,7 @@ from flows.store import drift_checks as monitoring
 from flows.store import searches
 from flows.store.handle import Store
 from flows.store.project import open_store
-from flows.store.registry import NoChampionError
+from flows.store.registry import ChampionInfo, NoChampionError
 from models.errors import SearchError
 
 
@@ -53,12 +56,12 @@ def check_drift(request: DriftCheckRequest) -> DriftCheckOutcome:
         raise NoChampionError(
             f"{config.name!r} has no champion to check against: run `driftune tune` first"
         )
-    seen = monitoring.checked_batches(store) | set(
-        searches.window_batches(client, champion.search_run_id)
-    )
-    batch, passed_over = _newest_unseen(config, seen)
+    found = _new_batches(config, store, champion)
+    batch, passed_over = found.newest, found.passed_over
+    for line in (*found.waiting, *found.skipped):
+        logger.warning("not taken: %s", line)
     if batch is None:
-        return _nothing_new(request, config, store)
+        return _nothing_new(request, config, store, found)
     report = tasks.drift_report(config, store, champion, batch)
     drifted = report.drifted or bool(
         config.drift.accuracy_drop and report.performance and report.performance.drifted
@@ -71,11 +74,14 @@ def check_drift(request: DriftCheckRequest) -> DriftCheckOutcome:
         drifted=drifted,
         champion_version=champion.version,
         retune_requested=request.start_retune,
+        batch_sha256=batch.sha256,
     )
     outcome = DriftCheckOutcome(
         status="checked" if ours else "checked elsewhere",
         batch_id=batch.id,
         passed_over=tuple(passed_over),
+        skipped=found.skipped,
+        waiting=found.waiting,
         drifted=drifted,
         drift_run_id=run_id,
         report=report,
@@ -93,27 +99,31 @@ def check_drift(request: DriftCheckRequest) -> DriftCheckOutcome:
     return outcome
 
 
+def _new_batches(config: ProjectConfig, store: Store, champion: ChampionInfo) -> NewBatches:
+    """The newest whole batch no check has seen, newer than the champion's data, not a copy."""
+    checked = monitoring.checked_batches(store)
+    seen = set(checked) | set(searches.window_batches(store.client, champion.search_run_id))
+    spec = config.spec()
+    return newest_unseen(
+        spec,
+        survey_sources(spec),
+        seen=seen,
+        checked_sha256={sha: batch_id for batch_id, sha in checked.items() if sha},
+        champion_end=champion_data_end(searches.window_end(store.client, champion)),
+    )
+
+
 def _nothing_new(
-    request: DriftCheckRequest, config: ProjectConfig, store: Store
+    request: DriftCheckRequest, config: ProjectConfig, store: Store, found: NewBatches
 ) -> DriftCheckOutcome:
     """Every batch is checked; resume the retune of a check that was killed while it ran."""
     pending = monitoring.pending_retune(store) if request.start_retune else None
     if pending is None:
-        get_run_logger().info("nothing new: every batch of %s is checked", config.name)
-        return DriftCheckOutcome(status="nothing new")
+        get_run_logger().info("nothing new: every whole batch of %s is checked", config.name)
+        return DriftCheckOutcome(status="nothing new", skipped=found.skipped, waiting=found.waiting)
     get_run_logger().info("resuming the retune drift check %s started", pending)
     retuned = _start_retune(request.config_path, store.client, pending)
     return DriftCheckOutcome(status="resumed", drifted=True, drift_run_id=pending, retune=retuned)
-
-
-def _newest_unseen(config: ProjectConfig, seen: set[str]) -> tuple[Batch | None, list[str]]:
-    """The newest batch after the latest seen one, and the ids of those it passes over."""
-    ordered = list(batches(config.spec()))
-    latest_seen = max((i for i, b in enumerate(ordered) if b.id in seen), default=-1)
-    fresh = ordered[latest_seen + 1 :]
-    if not fresh:
-        return None, []
-    return fresh[-1], [b.id for b in fresh[:-1]]
 
 
 def _start_retune(

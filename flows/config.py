@@ -60,6 +60,20 @@ class DatasetConfig(_Section):
     numeric: list[str] | None = None
     categorical: list[str] | None = None
     every: str | int = Field("MS", description='batch rule: "YS", "MS", "W", "file" or a row count')
+    settle_s: float = Field(
+        2.0, ge=0, description="a batch file changed this recently is watched this long first"
+    )
+    marker: str | None = Field(
+        None,
+        pattern=r"^\.[A-Za-z0-9_.-]+$",
+        description="a writer's marker suffix: b.csv is taken once b.csv<marker> exists",
+    )
+    duplicates: Literal["refuse", "skip"] = Field(
+        "refuse", description="a batch file with the same rows as another: refused or skipped"
+    )
+    out_of_order: Literal["refuse", "skip"] = Field(
+        "refuse", description="a new batch older than the champion's data: refused or skipped"
+    )
 
     _every_is_a_rule = field_validator("every")(config_checks.check_every)
 
@@ -85,6 +99,10 @@ class DatasetConfig(_Section):
             categorical=None if self.categorical is None else tuple(self.categorical),
             every=self.every,
             name=name,
+            settle_s=self.settle_s,
+            marker=self.marker,
+            duplicates=self.duplicates,
+            out_of_order=self.out_of_order,
         )
 
 

@@ -101,12 +101,16 @@ class DriftCheckOutcome:
     drift_run_id: str | None = None
     report: DriftReport | None = None
     retune: RetuneOutcome | RetuneRefused | None = field(default=None)
+    skipped: tuple[str, ...] = ()  # new batches not taken (old, or copies), each with why
+    waiting: tuple[str, ...] = ()  # batch files not whole yet, left for a later check
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
             "batch_id": self.batch_id,
             "passed_over": list(self.passed_over),
+            "skipped": list(self.skipped),
+            "waiting": list(self.waiting),
             "drifted": self.drifted,
             "drift_run_id": self.drift_run_id,
             "report": None if self.report is None else self.report.to_dict(),

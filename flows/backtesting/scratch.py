@@ -91,7 +91,8 @@ def _create(project: ScratchProject, config: ProjectConfig, stamp: str) -> None:
     project.incoming.mkdir(parents=True)
     settings = config.model_dump(mode="json", exclude={"root"})
     settings["name"] = project.name
-    settings["dataset"].update(path="incoming", every="file")
+    # The replay writes each batch whole before the flows look: no settle time, no marker.
+    settings["dataset"].update(path="incoming", every="file", settle_s=0, marker=None)
     artifacts = (project.root / ".driftune" / "artifacts").as_uri()
     settings["tracking"] = {"uri": project.tracking_uri, "artifacts": artifacts}
     project.config_path.write_text(yaml.safe_dump(settings, sort_keys=False))

@@ -339,8 +339,12 @@ def _show_check(outcome: DriftCheckOutcome) -> None:
     from flows.cli.console import retune_table
     from flows.outcomes import RetuneRefused
 
+    for line in outcome.waiting:
+        console.print(f"[yellow]left for a later check:[/] {escape(line)}", soft_wrap=True)
+    for line in outcome.skipped:
+        console.print(f"[yellow]skipped:[/] {escape(line)}", soft_wrap=True)
     if outcome.status == "nothing new":
-        console.print("nothing new: every batch is already checked")
+        console.print("nothing new: every whole batch is already checked")
         return
     if outcome.status == "resumed":
         console.print(f"resumed the retune that drift check {outcome.drift_run_id} started")

@@ -14,6 +14,7 @@ from mlflow.entities import Metric, Param
 
 from data.drift.detect import detect_drift, performance_drift
 from data.drift.report import DriftReport
+from data.errors import MissingColumnError
 from data.loading import Batch
 from data.preprocessing import features_and_labels
 from flows.config import ProjectConfig
@@ -33,6 +34,7 @@ def drift_report(
 ) -> DriftReport:
     """The batch against the champion's reference profile, plus its accuracy when labelled."""
     profile = load_reference_profile(store.client, champion)
+    _refuse_missing_features(batch, profile.features.all)
     settings = config.drift
     report = detect_drift(
         profile,
@@ -59,11 +61,31 @@ def drift_report(
     return dataclasses.replace(report, performance=performance)
 
 
-def checked_batches(store: Store) -> set[str]:
-    """Batch ids that already have a finished drift check."""
+BATCH_SHA256_TAG = "batch_sha256"
+
+
+def _refuse_missing_features(batch: Batch, features: tuple[str, ...]) -> None:
+    """A batch without a feature the champion reads: one line naming its file and the column."""
+    missing = [column for column in features if column not in batch.frame.columns]
+    if missing:
+        more = f" (and {len(missing) - 1} more: {', '.join(missing[1:])})" if missing[1:] else ""
+        raise MissingColumnError(
+            f"the champion's feature is missing from this batch{more}",
+            path=batch.source or batch.id,
+            column=missing[0],
+        )
+
+
+def checked_batches(store: Store) -> dict[str, str]:
+    """Batch ids that already have a finished drift check, each with its rows' SHA-256 ('' when
+    the check predates the tag)."""
     experiment_id = store.experiment_id("monitoring")
     runs = all_runs(store.client, [experiment_id], "attributes.status = 'FINISHED'")
-    return {run.data.tags["batch_id"] for run in runs if "batch_id" in run.data.tags}
+    return {
+        run.data.tags["batch_id"]: run.data.tags.get(BATCH_SHA256_TAG, "")
+        for run in runs
+        if "batch_id" in run.data.tags
+    }
 
 
 def drift_markdown(batch_id: str, report: DriftReport, drifted: bool) -> str:
@@ -80,6 +102,7 @@ def log_drift_check(
     drifted: bool,
     champion_version: str,
     retune_requested: bool = False,
+    batch_sha256: str = "",
 ) -> tuple[str, bool]:
     """Record one check: verdict and batch as tags, every test as metrics, report and plot.
 
@@ -97,6 +120,7 @@ def log_drift_check(
     tags = {
         "driftune.kind": "drift-check",
         "batch_id": batch_id,
+        BATCH_SHA256_TAG: batch_sha256,
         "champion_version": champion_version,
         "verdict": "drift" if drifted else "no drift",
         "retune_requested": str(drifted and retune_requested).lower(),

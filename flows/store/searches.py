@@ -149,6 +149,13 @@ def load_reference_profile(client: MlflowClient, champion: ChampionInfo) -> Refe
     )
 
 
+def window_end(client: MlflowClient, champion: ChampionInfo) -> str:
+    """The newest row time the champion's search trained on ('' when unknown or untimed)."""
+    if not champion.search_run_id:
+        return ""
+    return str(client.get_run(champion.search_run_id).data.tags.get("time_end", ""))
+
+
 def window_batches(client: MlflowClient, search_run_id: str) -> list[str]:
     """The batch ids a search trained on (so a drift check skips them)."""
     tags = client.get_run(search_run_id).data.tags

@@ -24,7 +24,14 @@ from tests.flow_tests.projects import TINY_SEARCH, batch
 
 BASE: dict[str, Any] = {
     "name": "toy",
-    "dataset": {"path": "incoming", "label": "label", "time": "when", "every": "file"},
+    # Files are written whole before each command: no settle time (data/intake.py).
+    "dataset": {
+        "path": "incoming",
+        "label": "label",
+        "time": "when",
+        "every": "file",
+        "settle_s": 0,
+    },
     "window": {"periods": 1, "validation": 0.25, "holdout": 0.25},
     "search": TINY_SEARCH,
     "promotion": {"n_boot": 500},
@@ -42,6 +49,8 @@ THROUGH_A_PROCESS = frozenset(
         "predict-missing-feature",
         "predict-text-in-numeric",
         "predict-inf",
+        "data-fractional-labels",
+        "drift-missing-inferred-feature",
     }
 )
 GOOD = "a-2024-01.csv"  # the champion's training batch, copied into cases that need it
@@ -113,6 +122,30 @@ def duplicated_x1() -> bytes:
     table.insert(4, "x1_copy", table["x1"])
     text = table.to_csv(index=False)
     return text.replace("x1_copy", "x1", 1).encode()
+
+
+def cut_csv() -> bytes:
+    """The batch cut 20 characters into its last row, as a copy or a crash leaves it."""
+    text = frame().to_csv(index=False)
+    return text[: text.rindex("\n", 0, len(text) - 1) + 21].encode()
+
+
+def cut_parquet() -> bytes:
+    """A real Parquet file missing its last kilobyte (its footer), as a writer mid-file."""
+    import io
+
+    buffer = io.BytesIO()
+    frame().to_parquet(buffer, index=False)
+    return buffer.getvalue()[:-1024]
+
+
+def later() -> pd.DataFrame:
+    """A batch from February 2024, after the champion's January."""
+    return batch(np.random.default_rng(3), "2024-02-01")
+
+
+def dated(start: str) -> Callable[[], bytes]:
+    return csv(batch(np.random.default_rng(3), start))
 
 
 def latin1_colour() -> bytes:
@@ -272,6 +305,17 @@ CONFIG_CASES = [
         config=space(max_epochs={"type": "IntUniform", "low": 2, "high": 9}),
     ),
     Case(
+        "config-marker-not-a-suffix",
+        ("dataset.marker",),
+        config={"dataset": {"marker": "ok"}},
+    ),
+    Case(
+        "config-duplicates-policy",
+        ("dataset.duplicates", "'refuse' or 'skip'"),
+        config={"dataset": {"duplicates": "ignore"}},
+    ),
+    Case("config-negative-settle", ("dataset.settle_s",), config={"dataset": {"settle_s": -1}}),
+    Case(
         "fixed-unknown-setting",
         ("search.fixed", "epochs"),
         config={"search": {"fixed": {"epochs": 3}}},
@@ -303,7 +347,7 @@ DATA_CASES = [
     Case("data-empty-folder", ("incoming", "no .csv or .parquet")),
     Case(
         "data-unreadable-parquet",
-        ("a.parquet", "cannot read"),
+        ("a.parquet", "not whole yet", "Parquet footer"),
         files={"incoming/a.parquet": raw(b"PAR1 this is no parquet")},
     ),
     Case(
@@ -382,6 +426,28 @@ DATA_CASES = [
         files={**good(), "incoming/b-2024-02.csv": csv(x1=fill("missing"))},
     ),
     Case(
+        "data-cut-csv",
+        (GOOD, "not whole yet", "last line has no end"),
+        files={f"incoming/{GOOD}": cut_csv},
+    ),
+    Case(
+        "data-cut-parquet",
+        ("a.parquet", "not whole yet", "Parquet footer"),
+        files={"incoming/a.parquet": cut_parquet},
+    ),
+    Case(
+        "data-copied-batch",
+        ("b-copy.csv", f"same rows as {GOOD}", "dataset.duplicates"),
+        files={**good(), "incoming/b-copy.csv": csv()},
+    ),
+    Case(
+        "data-fractional-labels",
+        (GOOD, "'label'", "fractional"),
+        files={
+            f"incoming/{GOOD}": csv(label=lambda table, _: table.assign(label=table.x1.round(2)))
+        },
+    ),
+    Case(
         "data-single-class",
         ("'label'", "two classes"),
         files={f"incoming/{GOOD}": csv(label=fill("yes"))},
@@ -432,6 +498,24 @@ DRIFT_CASES = [
         command="check-drift",
         config={"dataset": {"features": ["x1", "x2", "colour"]}},
         files={**good(), f"incoming/{NEW}": csv(x2=drop)},
+    ),
+    Case(
+        "drift-missing-inferred-feature",
+        (NEW, "'x2'", "missing"),
+        command="check-drift",
+        files={**good(), f"incoming/{NEW}": csv(later().drop(columns="x2"))},
+    ),
+    Case(
+        "drift-batch-older-than-champion",
+        (NEW, "not newer than the champion's data", "dataset.out_of_order"),
+        command="check-drift",
+        files={**good(), f"incoming/{NEW}": dated("2023-06-01")},
+    ),
+    Case(
+        "drift-copy-of-checked-batch",
+        (NEW, f"same rows as {GOOD}"),
+        command="check-drift",
+        files={**good(), f"incoming/{NEW}": csv()},
     ),
 ]
 

@@ -54,7 +54,14 @@ def make_project(
     (root / "incoming").mkdir(parents=True, exist_ok=True)
     config = {
         "name": "toy",
-        "dataset": {"path": "incoming", "label": "label", "time": "when", "every": "file"},
+        # Files are written whole before each command here: no settle time (data/intake.py).
+        "dataset": {
+            "path": "incoming",
+            "label": "label",
+            "time": "when",
+            "every": "file",
+            "settle_s": 0,
+        },
         "window": {"periods": 1, "validation": 0.25, "holdout": 0.25},
         "search": search or TINY_SEARCH,
         "promotion": {"n_boot": 500},
