@@ -24,10 +24,13 @@ from flows import failpoints, gate, tasks
 from flows.cli import progress
 from flows.config import ProjectConfig
 from flows.cores import threads_per_trial
+from flows.intake import champion_data_end
 from flows.outages import ServerUnavailableError
+from flows.store import registry, searches
 from flows.store.handle import Store
 from flows.store.packaging import LoggedModelRef
 from flows.store.registry import ChampionInfo, load_champion_model
+from flows.store.searches import CHAMPION_AT_START_TAG
 from models.ensemble import Members
 from models.estimator import BNSoftmaxClassifier
 from models.promotion import PromotionDecision
@@ -83,6 +86,7 @@ def conclude(
     judged = _Judged(config, data, best, members or ((best, 1.0),), searched)
     with _step("the promotion gate", search_run_id):
         decision = _recorded_decision(tags) or _judge(store, config, data, champion, judged)
+        decision = _held(store, tags, decision, registry.version_of_search(store, search_run_id))
         client.set_tag(search_run_id, GATE_TAG, json.dumps(decision.to_dict()))
     failpoints.reached("after-judge")
     with _step("the final model", search_run_id):
@@ -99,6 +103,11 @@ def conclude(
         )
     failpoints.reached("after-register")
     with _step(f"carrying out the verdict on version {version}", search_run_id):
+        # Looked at again: a person may have moved the champion during the refit and logging.
+        held = _held(store, tags, decision, version)
+        if held is not decision:
+            _record_overruled(store, search_run_id, version, held)
+            decision = held
         record = tasks.carry_out(store, version, decision, search_run_id=search_run_id)
     return gate.GateOutcome(
         version=version,
@@ -136,9 +145,28 @@ def _judge(
     champion: ChampionInfo | None,
     judged: _Judged,
 ) -> PromotionDecision:
-    champion_model = None if champion is None else load_champion_model(store)
-    predictions = gate.holdout_predictions(data, judged.get().scorer, champion_model)
-    return tasks.decide(config, predictions)  # type: ignore[no-any-return]
+    """The gate's verdict on holdout rows neither model was fitted on.
+
+    A champion refit on a window that reaches into this holdout (nothing new since it was
+    made) has learned those rows: it is judged, with the challenger, only on the newer ones;
+    when fewer than ``window.min_rows`` are left, the gate says there is nothing new to judge on.
+    """
+    if champion is None:
+        return tasks.decide(config, gate.holdout_predictions(data, judged.get().scorer, None))  # type: ignore[no-any-return]
+    end = champion_data_end(searches.window_end(store.client, champion))
+    rows = gate.unseen_by_champion(data, champion.tags, end)
+    holdout = len(data.split.holdout)
+    if len(rows) < config.window.min_rows:
+        decision = tasks.decide(config, gate.holdout_predictions(data, judged.get().scorer, None))
+        reason = gate.nothing_new(len(rows), holdout, end)
+        return dataclasses.replace(decision, promote=False, reason=reason)
+    champion_model = load_champion_model(store)
+    predictions = gate.holdout_predictions(data, judged.get().scorer, champion_model, rows)
+    decision = tasks.decide(config, predictions)
+    if len(rows) < holdout:
+        note = f" (judged on the {len(rows)} of {holdout} holdout rows newer than its data)"
+        decision = dataclasses.replace(decision, reason=decision.reason + note)
+    return decision  # type: ignore[no-any-return]
 
 
 def _final_model(
@@ -166,6 +194,39 @@ def _final_model(
     record = {"model": dataclasses.asdict(model), "fit": final.fit}
     client.set_tag(search_run_id, MODEL_TAG, json.dumps(record, default=str))
     return model, final.fit
+
+
+def _held(
+    store: Store, tags: dict[str, str], decision: PromotionDecision, own_version: str | None
+) -> PromotionDecision:
+    """The gate's promotion, refused when the champion was moved by hand while the retune ran.
+
+    The search recorded the champion as it began; a champion other than that one (and other
+    than this search's own version, which a resumed retune may have promoted already) was put
+    there by a `driftune promote` or `rollback`, and a person's decision is never undone.
+    """
+    began = tags.get(CHAMPION_AT_START_TAG)
+    if not decision.promote or began is None:
+        return decision
+    current = registry.champion(store)
+    now = "" if current is None else current.version
+    if now in (began, own_version):
+        return decision
+    reason = (
+        f"refused: the champion changed while this retune ran (version {began or 'none'} as it "
+        f"began, version {now or 'none'} now, moved by hand): a person's decision is not undone "
+        f"(the gate alone found: {decision.reason.removeprefix('promoted: ')})"
+    )
+    return dataclasses.replace(decision, promote=False, reason=reason)
+
+
+def _record_overruled(
+    store: Store, search_run_id: str, version: str, decision: PromotionDecision
+) -> None:
+    """The refusal replaces the promotion already recorded on the search run and the version."""
+    store.client.set_tag(search_run_id, GATE_TAG, json.dumps(decision.to_dict()))
+    store.client.set_model_version_tag(store.name, version, "gate.decision", "refuse")
+    store.client.set_model_version_tag(store.name, version, "gate.reason", decision.reason[:1000])
 
 
 def _recorded_decision(tags: dict[str, str]) -> PromotionDecision | None:

@@ -122,6 +122,7 @@ def _open_search(
         initial=initial,
         drift_run_id=request.drift_run_id,
         warm_start_run_id=previous,
+        champion_version="" if champion is None else champion.version,
     )
     if handle.resumed:
         get_run_logger().info(

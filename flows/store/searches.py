@@ -35,6 +35,7 @@ from models.window_choice import WindowChoice
 
 PROFILE_FILE = "reference_profile.json"
 WINDOW_TAG = "window_batches"
+CHAMPION_AT_START_TAG = "driftune.champion_at_start"
 WARM_START_TAG = "warm_start_configs"
 ENSEMBLE_TAG = "ensemble_members"
 
@@ -65,8 +66,13 @@ def open_search(
     initial: list[dict[str, Any]],
     drift_run_id: str | None,
     warm_start_run_id: str | None,
+    champion_version: str = "",
 ) -> SearchHandle:
-    """Resume the unfinished search with the same key, or start a new one with ``initial``."""
+    """Resume the unfinished search with the same key, or start a new one with ``initial``.
+
+    A new search records ``champion_version``, the champion as it began ('' for none), so its
+    gate can tell when a person moved the champion while it ran (flows/candidate.py).
+    """
     client = store.client
     key = search_key(config, data.sha256)
     unfinished = _unfinished_search(store, key)
@@ -95,6 +101,7 @@ def open_search(
             WINDOW_TAG: json.dumps(list(data.batch_ids)),
             WARM_START_TAG: json.dumps(initial, default=str),
             "torch_threads": str(threads_per_trial(config)),
+            CHAMPION_AT_START_TAG: champion_version,
         },
     )
     return SearchHandle(run_id, {}, resumed=False, initial=tuple(initial))
