@@ -9,6 +9,7 @@ purpose). Its version keeps the judged model's holdout metrics and the gate's ev
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,15 +155,49 @@ def _refit_on(
 
 
 def holdout_predictions(
-    data: TrainingData, scorer: Scorer, champion_model: Any | None
+    data: TrainingData,
+    scorer: Scorer,
+    champion_model: Any | None,
+    rows: pd.DataFrame | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Truth, challenger and champion predictions on the same holdout rows."""
-    X, y = features_and_labels(data.split.holdout, data.spec, data.features)
+    """Truth, challenger and champion predictions on the same holdout rows (``rows``: a part)."""
+    holdout = data.split.holdout if rows is None else rows
+    X, y = features_and_labels(holdout, data.spec, data.features)
     challenger = scorer.score(X)["prediction"].to_numpy()
     champion = None
     if champion_model is not None:
         champion = champion_model.predict(X)["prediction"].to_numpy()
     return y.to_numpy(), challenger, champion
+
+
+def unseen_by_champion(
+    data: TrainingData, champion_tags: Mapping[str, str], champion_end: pd.Timestamp | None
+) -> pd.DataFrame:
+    """The holdout rows the champion never learned: all of them unless it was refit on a window
+    that reached into this holdout (no new rows since: a scheduled or manual retune on the
+    same data). Then only the rows newer than its data, or none when the data has no time."""
+    holdout = data.split.holdout
+    if "whole window" not in champion_tags.get("fit", ""):
+        return holdout  # it learned train + validation rows only: its holdout is unseen
+    if champion_tags.get("data_sha256") == data.sha256:
+        return holdout.iloc[:0]
+    time = data.spec.time
+    if time is None or champion_end is None:
+        return holdout
+    try:
+        return holdout[holdout[time] > champion_end]
+    except TypeError:  # one time zone-aware, the other not: no order to judge by
+        return holdout
+
+
+def nothing_new(unseen: int, holdout: int, end: Any) -> str:
+    """The gate's reason when too few holdout rows are new to the champion to judge on."""
+    learned = "" if end is None else f" (its data runs to {end})"
+    return (
+        f"refused: nothing new to judge on: the champion learned {holdout - unseen} of the "
+        f"{holdout} holdout rows{learned}, so both cannot be judged on rows neither was fitted "
+        f"on ({unseen} left, fewer than window.min_rows); the champion stays"
+    )
 
 
 def decide(
