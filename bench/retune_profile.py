@@ -145,7 +145,7 @@ def _create_store(config_path: Path) -> None:
     from flows.config import load_config
     from flows.store.project import open_store
 
-    open_store(load_config(config_path)).client.search_experiments()
+    open_store(load_config(config_path), create=True).client.search_experiments()
 
 
 def _task_intervals(flow_run_id: str) -> dict[str, list[Interval]]:

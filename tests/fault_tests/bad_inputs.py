@@ -316,6 +316,16 @@ CONFIG_CASES = [
     ),
     Case("config-negative-settle", ("dataset.settle_s",), config={"dataset": {"settle_s": -1}}),
     Case(
+        "config-settle-not-a-number",
+        ("dataset.settle_s",),
+        config={"dataset": {"settle_s": "soon"}},
+    ),
+    Case(
+        "config-out-of-order-policy",
+        ("dataset.out_of_order", "'refuse' or 'skip'"),
+        config={"dataset": {"out_of_order": "warn"}},
+    ),
+    Case(
         "fixed-unknown-setting",
         ("search.fixed", "epochs"),
         config={"search": {"fixed": {"epochs": 3}}},
@@ -436,6 +446,17 @@ DATA_CASES = [
         files={"incoming/a.parquet": cut_parquet},
     ),
     Case(
+        "data-marker-not-there",
+        (GOOD, "not whole yet", f"{GOOD}.ok"),
+        config={"dataset": {"marker": ".ok"}},
+        files=good(),
+    ),
+    Case(
+        "data-only-hidden-files",
+        ("incoming", "no .csv or .parquet"),
+        files={"incoming/.a-2024-01.csv": csv(), "incoming/b.csv.tmp": csv()},
+    ),
+    Case(
         "data-copied-batch",
         ("b-copy.csv", f"same rows as {GOOD}", "dataset.duplicates"),
         files={**good(), "incoming/b-copy.csv": csv()},
@@ -510,6 +531,13 @@ DRIFT_CASES = [
         (NEW, "not newer than the champion's data", "dataset.out_of_order"),
         command="check-drift",
         files={**good(), f"incoming/{NEW}": dated("2023-06-01")},
+    ),
+    Case(
+        "drift-copy-in-period-mode",
+        (NEW, f"same rows as {GOOD}"),
+        command="check-drift",
+        config={"dataset": {"every": "MS"}},
+        files={**good(), f"incoming/{NEW}": csv()},
     ),
     Case(
         "drift-copy-of-checked-batch",
