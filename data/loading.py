@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,21 +52,62 @@ def read_table(path: str | Path) -> pd.DataFrame:
     reads a CSV's second ``wind`` as ``wind.1``, which would then train as a feature of its own.
     """
     path = Path(path)
+    kind = _checked_kind(path)
+    with _one_line_errors(path):
+        return pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
+
+
+def read_chunks(path: str | Path, rows: int = 100_000) -> Iterator[pd.DataFrame]:
+    """One CSV or Parquet file in pieces of at most ``rows`` rows, for memory that stays flat.
+
+    The same checks and one-line refusals as ``read_table``; a problem found in a later piece
+    (a row that does not parse) is refused when that piece is read. The pieces' index counts
+    the file's data rows from 0. Parquet is read by record batches within its row groups; CSV
+    by pandas' chunked reader, each piece's dtypes inferred from its own rows.
+    """
+    path = Path(path)
+    return _pieces(path, _checked_kind(path), rows)  # checked now, read as the pieces are taken
+
+
+def _pieces(path: Path, kind: str, rows: int) -> Iterator[pd.DataFrame]:
+    with _one_line_errors(path):
+        if kind == "csv":
+            with pd.read_csv(path, chunksize=rows) as reader:
+                yield from reader
+            return
+        start = 0
+        for record_batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+            piece = record_batch.to_pandas()
+            piece.index = pd.RangeIndex(start, start + len(piece))
+            start += len(piece)
+            yield piece
+
+
+def _checked_kind(path: Path) -> str:
+    """What ``read_table`` checks before reading rows: the file exists, is of a known type,
+    is not empty, and its header names each column once."""
     if not path.is_file():
         raise MissingFileError("no such file", path=path)
     kind = READERS.get(path.suffix.lower())
     if kind is None:
         raise DataError(f"unsupported file type {path.suffix!r} (use .csv or .parquet)", path=path)
-    try:
+    with _one_line_errors(path):
         if path.stat().st_size == 0:
             raise EmptyDataError("the file is empty", path=path)
         _refuse_duplicate_names(_header(path, kind), path)
-        return pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
+    return kind
+
+
+@contextmanager
+def _one_line_errors(path: Path) -> Iterator[None]:
+    """A reader's error as one DataError naming the file, whatever the reader's message was."""
+    try:
+        yield
     except UnicodeDecodeError as error:
         byte = error.object[error.start : error.start + 1].hex()
         raise DataError(f"not UTF-8 text (byte 0x{byte}): save it as UTF-8", path=path) from error
     except (OSError, ValueError, pd.errors.ParserError) as error:
-        problem = " ".join(str(error).split())  # one line, whatever the reader's message was
+        problem = " ".join(str(error).split())
         raise DataError(f"cannot read the file: {problem}", path=path) from error
 
 

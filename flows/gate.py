@@ -83,7 +83,9 @@ def refit_candidate(
             n_threads=n_threads,
         )
     why = f"the search's model: the refit diverged at {outcome}"
-    return Candidate(Scorer.from_estimator(searched, rows.preprocessor, data.features), why)
+    fitted_on = features_and_labels(data.split.train, data.spec, data.features)[0]
+    scorer = Scorer.from_estimator(searched, rows.preprocessor, data.features, fitted_on)
+    return Candidate(scorer, why)
 
 
 def window_candidate(
@@ -145,7 +147,7 @@ def _refit_on(
     kept = [(estimator, weight) for estimator, weight in fitted if estimator.status_ == "ok"]
     if not kept:
         return None, "; ".join(str(estimator.divergence_) for estimator, _ in fitted)
-    scorer = Scorer.from_estimators(kept, preprocessor, data.features)
+    scorer = Scorer.from_estimators(kept, preprocessor, data.features, X)
     epochs = sorted({estimator.n_epochs_ for estimator, _ in kept})
     outcome = f"{epochs[0]} epochs" if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]} epochs"
     outcome += _on_threads({estimator.n_threads for estimator, _ in kept})

@@ -108,6 +108,9 @@ class DriftReport:
     seed: int
     notes: tuple[str, ...] = ()
     performance: PerformanceDrift | None = None
+    # The batch against the champion's data contract (data.contract.InputReport.to_dict()):
+    # unseen categories, missing values and out-of-range numbers per column; None without one.
+    inputs: Mapping[str, Any] | None = None
 
     @property
     def drifted_features(self) -> tuple[str, ...]:
@@ -158,6 +161,7 @@ class DriftReport:
             seed=int(data["seed"]),
             notes=tuple(data.get("notes", ())),
             performance=None if perf is None else PerformanceDrift(**perf),
+            inputs=data.get("inputs"),
         )
 
     def to_frame(self) -> pd.DataFrame:

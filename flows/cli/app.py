@@ -334,6 +334,20 @@ def check_drift_command(
         raise typer.Exit(code)
 
 
+def _warn_inputs(inputs: Any) -> None:
+    """On stderr: the batch's columns with values outside the champion's data contract."""
+    columns = (inputs or {}).get("columns", {})
+    if columns:
+        warnings = Console(stderr=True)
+        warnings.print(
+            "warning: the batch holds values outside the champion's data contract (see the "
+            f"notes): {', '.join(map(repr, columns))}",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
+
+
 def _show_check(outcome: DriftCheckOutcome) -> None:
     """A drift check's outcome in words and tables: the verdict, the report, the retune."""
     from flows.cli.console import retune_table
@@ -353,6 +367,7 @@ def _show_check(outcome: DriftCheckOutcome) -> None:
         console.print(f"Drift check of {outcome.batch_id}: {verdict}")
         if outcome.report is not None:
             console.print(outcome.report.summary(), highlight=False)
+            _warn_inputs(outcome.report.inputs)
     if outcome.status == "checked elsewhere":
         console.print(f"(checked by a concurrent run, {outcome.drift_run_id}, which retunes)")
     if isinstance(outcome.retune, RetuneRefused):
@@ -509,17 +524,33 @@ def predict(
     output: Annotated[Path, typer.Argument(help="CSV or Parquet file to write.")],
     config: ConfigOption = DEFAULT_CONFIG,
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            help="Refuse values outside the champion's data contract (unseen categories, "
+            "missing values where training had none, numbers outside the training range)."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Score a file with the champion: its columns plus prediction and proba_<class>."""
+    _json_mode(as_json)
     project = _load(config)
     if not input.is_file():
         _fail(MissingFileError("no such file", path=input))
-    from flows.cli.predict import score_file
+    from flows.cli.predict import input_findings, score_file
 
     with _quiet(_project_log(project), verbose):
-        rows = _run(lambda: score_file(config, input, output, overwrite=overwrite))
-    console.print(f"wrote {rows} scored rows to {output}")
+        scored = _run(lambda: score_file(config, input, output, overwrite=overwrite, strict=strict))
+    if as_json:
+        inputs = None if scored.report is None else scored.report.to_dict()
+        _write_json({"rows": scored.rows, "output": output, "contract": inputs})
+    else:
+        console.print(f"wrote {scored.rows} scored rows to {output}")
+    warnings = Console(stderr=True)
+    for line in input_findings(scored.report, input):
+        warnings.print(line, soft_wrap=True, highlight=False, markup=False)
 
 
 @app.command()

@@ -9,16 +9,20 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
+from data.contract import InputReport
 from data.drift.detect import detect_drift, performance_drift
 from data.drift.report import DriftReport
 from data.errors import MissingColumnError
 from data.loading import Batch
 from data.preprocessing import features_and_labels
+from data.schema import DatasetSpec
 from flows.config import ProjectConfig
 from flows.store.handle import Store
+from flows.store.packaging import Scorer
 from flows.store.registry import ChampionInfo, load_champion_model
 from flows.store.searches import load_reference_profile
 from flows.store.tracking import all_runs
@@ -32,24 +36,35 @@ def drift_report(
     champion: ChampionInfo,
     batch: Batch,
 ) -> DriftReport:
-    """The batch against the champion's reference profile, plus its accuracy when labelled."""
+    """The batch against the champion's reference profile, plus its accuracy when labelled.
+
+    The batch's features are first held to the champion's data contract (a code ``21`` read
+    from CSV is the champion's ``"21"``), so a change of file format is not drift; what the
+    champion never saw is counted in the report's ``inputs`` and named in its notes.
+    """
     profile = load_reference_profile(store.client, champion)
     _refuse_missing_features(batch, profile.features.all)
+    model = load_champion_model(store)
+    spec = config.spec()
+    frame, inputs = conformed(model, batch, spec)
     settings = config.drift
     report = detect_drift(
         profile,
-        batch.frame,
+        frame,
         alpha=settings.alpha,
         correction=settings.correction,
         min_effect=settings.min_effect,
         seed=settings.seed,
         max_rows=settings.max_rows,
     )
-    spec = config.spec()
-    if spec.label not in batch.frame or batch.frame[spec.label].isna().all():
+    if inputs is not None:
+        report = dataclasses.replace(
+            report, inputs=inputs.to_dict(), notes=(*report.notes, *_outside(inputs))
+        )
+    if spec.label not in frame or frame[spec.label].isna().all():
         return report
-    X, y = features_and_labels(batch.frame, spec, profile.features)
-    predicted = load_champion_model(store).predict(X)["prediction"]
+    X, y = features_and_labels(frame, spec, profile.features)
+    predicted = model.score_conformed(X)["prediction"]
     performance = performance_drift(
         y.to_numpy(),
         predicted.to_numpy(),
@@ -74,6 +89,19 @@ def _refuse_missing_features(batch: Batch, features: tuple[str, ...]) -> None:
             path=batch.source or batch.id,
             column=missing[0],
         )
+
+
+def conformed(
+    model: Scorer, batch: Batch, spec: DatasetSpec
+) -> tuple[pd.DataFrame, InputReport | None]:
+    """The batch with the champion's features held to its contract, and what it counted."""
+    source = batch.source or f"{spec.path} (batch {batch.id})"
+    features, inputs = model.conform(batch.frame, source=source)
+    return batch.frame.assign(**{c: features[c] for c in features.columns}), inputs
+
+
+def _outside(inputs: InputReport) -> list[str]:
+    return [f"outside the champion's data contract: {line}" for line in inputs.findings()]
 
 
 def checked_batches(store: Store) -> dict[str, str]:

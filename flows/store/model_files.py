@@ -10,7 +10,10 @@
   the tensors stay in the file until used) and every tensor is compared with the shape and dtype
   the described architecture needs before a network is built from them;
 - ``preprocessor.json`` holds the fitted preprocessing as numbers and labels
-  (``data.encoding.FeatureEncoding``), parsed strictly: nothing in it names a type to build.
+  (``data.encoding.FeatureEncoding``), parsed strictly: nothing in it names a type to build;
+- ``contract.json`` (versions registered since driftune records it) holds the data contract
+  (``data.contract.DataContract``: each feature's kind, dtype, learned values and range), parsed
+  as strictly and checked against the preprocessor's columns and categories.
 
 Every refusal is a ``ModelLoadError`` naming the file and the key, tensor or type at fault.
 """
@@ -27,6 +30,7 @@ from typing import Any
 
 import torch
 
+from data.contract import DataContract
 from data.encoding import FeatureEncoding
 from data.errors import DriftuneError
 from data.schema import FeatureSet
@@ -34,6 +38,8 @@ from models.net import ACTIVATIONS, BNBlock, BNSoftmaxNet
 
 NETWORK_FILE, WEIGHTS_FILE, PREPROCESSOR_FILE = "network.json", "weights.pt", "preprocessor.json"
 ARTIFACT_FILES = (NETWORK_FILE, WEIGHTS_FILE, PREPROCESSOR_FILE)
+# Written and hashed with the three since data contracts; a version without it still loads.
+CONTRACT_FILE = "contract.json"
 # Far above any network a search trains (4 x 256 units is ~200 k parameters), far below what
 # would exhaust a machine's memory: 100 M float32 parameters are 400 MB.
 LIMITS = {
@@ -77,13 +83,16 @@ def sha256_of(path: Path) -> str:
 
 
 def artifact_hashes(folder: Path) -> dict[str, str]:
-    """The SHA-256 of each artifact file in ``folder``."""
-    return {name: sha256_of(folder / name) for name in ARTIFACT_FILES}
+    """The SHA-256 of each artifact file in ``folder`` (the contract too, when it is there)."""
+    names = list(ARTIFACT_FILES)
+    if (folder / CONTRACT_FILE).exists():
+        names.append(CONTRACT_FILE)
+    return {name: sha256_of(folder / name) for name in names}
 
 
 def verify_hashes(paths: Mapping[str, Path], expected: Mapping[str, str]) -> None:
     """Refuse the first artifact whose bytes are not the ones recorded at registration."""
-    for name in ARTIFACT_FILES:
+    for name in paths:
         path, recorded = paths[name], expected[name]
         found = sha256_of(path) if path.is_file() else "not a file"
         if found != recorded:
@@ -243,6 +252,22 @@ def read_encoding(path: Path, features: FeatureSet) -> FeatureEncoding:
             f"{NETWORK_FILE} names {list(features.all)}"
         )
     return encoding
+
+
+def read_contract(path: Path, encoding: FeatureEncoding) -> DataContract:
+    """The data contract, for exactly the preprocessor's columns and categories."""
+    if path.stat().st_size > MAX_ENCODING_BYTES:
+        raise ModelLoadError(f"{CONTRACT_FILE} is larger than {MAX_ENCODING_BYTES:,} bytes")
+    try:
+        contract = DataContract.from_dict(json.loads(path.read_text()))
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise ModelLoadError(f"{CONTRACT_FILE}: {first_line(error)}") from None
+    if not contract.matches(encoding):
+        raise ModelLoadError(
+            f"{CONTRACT_FILE} does not describe the columns and categories {PREPROCESSOR_FILE} "
+            "encodes"
+        )
+    return contract
 
 
 def first_line(error: BaseException) -> str:

@@ -1,9 +1,11 @@
-"""The champion as files: three artifacts driftune reads as data, and a pyfunc for MLflow's tools.
+"""The champion as files: artifacts driftune reads as data, and a pyfunc for MLflow's tools.
 
 A logged model holds three artifact files: ``network.json`` (the architecture, the classes and
 the feature columns), ``weights.pt`` (a plain state_dict) and ``preprocessor.json`` (the fitted
-preprocessing as numbers and labels, ``data.encoding``). Nothing in them is a pickle or code.
-Their SHA-256 is recorded when the model is logged, and the registry keeps it on the version.
+preprocessing as numbers and labels, ``data.encoding``), and a fourth, ``contract.json`` (the
+data contract, ``data.contract``: what each feature held when fitted; versions registered before
+it existed load without it). Nothing in them is a pickle or code. Their SHA-256 is recorded when
+the model is logged, and the registry keeps it on the version.
 
 Two ways to load a model, trusting different things:
 - driftune itself (predict, the gate, check-drift, serve) calls ``load_scorer``: it downloads
@@ -48,11 +50,14 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.pyfunc.model import PythonModel
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
+from data.contract import DataContract, InputReport
 from data.encoding import FeatureEncoding
+from data.errors import MissingColumnError
 from data.schema import FeatureSet
 from flows.store import model_files
 from flows.store.model_files import (
     ARTIFACT_FILES,
+    CONTRACT_FILE,
     NETWORK_FILE,
     PREPROCESSOR_FILE,
     WEIGHTS_FILE,
@@ -96,6 +101,8 @@ class Scorer:
 
     An ensemble's probabilities are its members' weighted average (models/ensemble.py); every
     member was fitted on the same rows, so one encoding and one class order serve them all.
+    ``contract`` (None for versions registered before driftune recorded one) coerces every input
+    to the values the encoding learned before it is encoded.
     """
 
     encoding: FeatureEncoding
@@ -103,6 +110,7 @@ class Scorer:
     classes: tuple[Any, ...]
     features: FeatureSet
     weights: tuple[float, ...] = (1.0,)
+    contract: DataContract | None = None
 
     def __post_init__(self) -> None:
         if not self.networks or len(self.networks) != len(self.weights):
@@ -125,10 +133,27 @@ class Scorer:
                 proba += weight * torch.softmax(network(rows).double(), dim=1).numpy()
         return proba
 
-    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def conform(
+        self, frame: pd.DataFrame, *, source: str | Path = "the input", first_row: int = 1
+    ) -> tuple[pd.DataFrame, InputReport | None]:
+        """The features held to the contract and what it counted (None: no contract, as read)."""
         missing = [c for c in self.features.all if c not in frame.columns]
         if missing:
-            raise ModelLoadError(f"the input lacks the model's feature columns {missing}")
+            raise MissingColumnError(
+                f"the champion's feature column(s) {', '.join(map(repr, missing))} are missing "
+                f"(columns present: {', '.join(map(str, frame.columns))})",
+                path=source,
+                column=missing[0],
+            )
+        if self.contract is None:
+            return frame[list(self.features.all)], None
+        return self.contract.conform(frame, source=source, first_row=first_row)
+
+    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return self.score_conformed(self.conform(frame)[0])
+
+    def score_conformed(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``score`` of features ``conform`` returned (so a caller keeps its report)."""
         proba = self.probabilities(self.encoding.transform(frame[list(self.features.all)]))
         labels = np.asarray(self.classes, dtype=object)[np.argmax(proba, axis=1)]
         prediction = pd.Series(labels, index=frame.index).infer_objects()
@@ -143,9 +168,13 @@ class Scorer:
 
     @classmethod
     def from_estimator(
-        cls, estimator: BNSoftmaxClassifier, preprocessor: ColumnTransformer, features: FeatureSet
+        cls,
+        estimator: BNSoftmaxClassifier,
+        preprocessor: ColumnTransformer,
+        features: FeatureSet,
+        fitted_on: pd.DataFrame,
     ) -> Scorer:
-        return cls.from_estimators([(estimator, 1.0)], preprocessor, features)
+        return cls.from_estimators([(estimator, 1.0)], preprocessor, features, fitted_on)
 
     @classmethod
     def from_estimators(
@@ -153,8 +182,12 @@ class Scorer:
         members: Sequence[tuple[BNSoftmaxClassifier, float]],
         preprocessor: ColumnTransformer,
         features: FeatureSet,
+        fitted_on: pd.DataFrame,
     ) -> Scorer:
-        """An ensemble of estimators fitted on the same rows; weights are normalised to one."""
+        """An ensemble of estimators fitted on the same rows; weights are normalised to one.
+
+        ``fitted_on`` holds the rows the preprocessor was fitted on: the data contract's source.
+        """
         classes = tuple(np.asarray(members[0][0].classes_).tolist())
         for estimator, _ in members:
             if tuple(np.asarray(estimator.classes_).tolist()) != classes:
@@ -167,10 +200,11 @@ class Scorer:
             classes,
             features,
             tuple(weight / total for _, weight in members),
+            DataContract.learn(fitted_on, encoding),
         )
 
     def save(self, folder: Path) -> dict[str, str]:
-        """Write the three artifact files; returns MLflow's artifacts mapping."""
+        """Write the artifact files; returns MLflow's artifacts mapping."""
         network: dict[str, Any] = model_files.describe_members(self.networks, self.weights)
         network.update(
             classes=list(self.classes),
@@ -181,11 +215,18 @@ class Scorer:
         paths[NETWORK_FILE].write_text(json.dumps(network, indent=2))
         torch.save(model_files.members_state(self.networks), paths[WEIGHTS_FILE])
         paths[PREPROCESSOR_FILE].write_text(json.dumps(self.encoding.to_dict()))
+        if self.contract is not None:
+            paths[CONTRACT_FILE] = folder / CONTRACT_FILE
+            paths[CONTRACT_FILE].write_text(json.dumps(self.contract.to_dict()))
         return {name: str(path) for name, path in paths.items()}
 
     @classmethod
     def load(cls, artifacts: Mapping[str, str | Path]) -> Scorer:
-        """Read the three artifact files as data (flows.store.model_files); nothing in them runs."""
+        """Read the artifact files as data (flows.store.model_files); nothing in them runs.
+
+        Without ``contract.json`` among them (a version registered before contracts), inputs are
+        scored as read.
+        """
         paths = {name: Path(artifacts[name]) for name in ARTIFACT_FILES}
         spec = model_files.read_network(paths[NETWORK_FILE])
         states = model_files.read_weights(paths[WEIGHTS_FILE], spec.architectures)
@@ -202,7 +243,10 @@ class Scorer:
             network.load_state_dict(state)
             network.eval()
             networks.append(network)
-        return cls(encoding, tuple(networks), spec.classes, spec.features, spec.weights)
+        contract = None
+        if CONTRACT_FILE in artifacts:
+            contract = model_files.read_contract(Path(artifacts[CONTRACT_FILE]), encoding)
+        return cls(encoding, tuple(networks), spec.classes, spec.features, spec.weights, contract)
 
 
 class DriftuneModel(PythonModel):
@@ -334,9 +378,10 @@ def load_scorer(
 ) -> Scorer:
     """The model at ``artifact_uri`` read as data; ``what`` names it in every refusal.
 
-    Only the three artifact files are downloaded (never MLmodel, driftune_model.py or code/),
-    each is checked against the SHA-256 recorded at registration before it is parsed, and they
-    are read by the installed driftune code.
+    Only the artifact files are downloaded (never MLmodel, driftune_model.py or code/), each is
+    checked against the SHA-256 recorded at registration before it is parsed, and they are read
+    by the installed driftune code. The contract is read when its SHA-256 was recorded (every
+    version registered since contracts); an older version loads without one.
     """
     missing = [name for name in ARTIFACT_FILES if name not in sha256]
     if PREPROCESSOR_FILE in missing and LEGACY_PREPROCESSOR_FILE in sha256:
@@ -353,6 +398,10 @@ def load_scorer(
         )
     with tempfile.TemporaryDirectory(prefix="driftune-load-") as folder:
         paths = download_artifact_files(client, artifact_uri, Path(folder), what)
+        if CONTRACT_FILE in sha256:
+            paths[CONTRACT_FILE] = _download(
+                client, artifact_uri, CONTRACT_FILE, Path(folder), what
+            )
         try:
             model_files.verify_hashes(paths, sha256)
             return Scorer.load(paths)

@@ -41,7 +41,7 @@ def train_scorer(seed: int = 0) -> Scorer:
     estimator = BNSoftmaxClassifier(
         n_layers=1, hidden_units=8, max_epochs=5, batch_size=32, random_state=seed
     ).fit(preprocessor.transform(frame), frame["label"].to_numpy())
-    return Scorer.from_estimator(estimator, preprocessor, FEATURES)
+    return Scorer.from_estimator(estimator, preprocessor, FEATURES, frame)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ def scorer() -> Scorer:
         )
         for k, (layers, units, weight) in enumerate([(1, 8, 0.6), (2, 4, 0.4)])
     ]
-    return Scorer.from_estimators(members, preprocessor, FEATURES)
+    return Scorer.from_estimators(members, preprocessor, FEATURES, frame)
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ def fitted() -> tuple[BNSoftmaxClassifier, ColumnTransformer, pd.DataFrame]:
 def model_folder(fitted, tmp_path_factory: pytest.TempPathFactory) -> Path:
     estimator, preprocessor, frame = fitted
     folder = tmp_path_factory.mktemp("pyfunc") / "model"
-    save_model(folder, Scorer.from_estimator(estimator, preprocessor, FEATURES), frame)
+    save_model(folder, Scorer.from_estimator(estimator, preprocessor, FEATURES, frame), frame)
     return folder
 
 
@@ -146,20 +146,20 @@ def test_a_preprocessor_with_a_function_inside_has_no_saved_form(fitted) -> None
     sneaky = ColumnTransformer([("x", FunctionTransformer(_shout), ["temp", "wind", "day"])])
     sneaky.fit(frame)
     with pytest.raises(ValueError, match="make_preprocessor"):
-        Scorer.from_estimator(estimator, sneaky, FEATURES)
+        Scorer.from_estimator(estimator, sneaky, FEATURES, frame)
 
 
 def test_log_model_through_the_client_and_load_it_as_data(fitted, module_store: Store) -> None:
     client = module_store.client
     estimator, preprocessor, frame = fitted
     run_id = client.create_run(module_store.experiment_id("search")).info.run_id
-    scorer = Scorer.from_estimator(estimator, preprocessor, FEATURES)
+    scorer = Scorer.from_estimator(estimator, preprocessor, FEATURES, frame)
     ref = log_model(client, run_id, scorer, frame, params=estimator.get_params())
     logged = client.get_logged_model(ref.model_id)
     assert logged.status.to_int() == logged.status.READY.to_int()
     assert logged.source_run_id == run_id
     assert logged.params["hidden_units"] == "8"
-    assert set(ref.sha256) == {"network.json", "weights.pt", "preprocessor.json"}
+    assert set(ref.sha256) == {"network.json", "weights.pt", "preprocessor.json", "contract.json"}
     model = load_scorer(client, logged.artifact_location, ref.sha256, "the logged model")
     new, _ = raw_frame(20, seed=4)
     out = model.predict(new)
@@ -183,7 +183,7 @@ def ensemble(fitted) -> tuple[Scorer, list[tuple[BNSoftmaxClassifier, float]], C
         )
         for k, ((layers, units), weight) in enumerate(zip(shapes, (5.0, 3.0, 2.0), strict=True))
     ]
-    return Scorer.from_estimators(members, preprocessor, FEATURES), members, preprocessor
+    return Scorer.from_estimators(members, preprocessor, FEATURES, frame), members, preprocessor
 
 
 def _averaged(members, preprocessor, frame: pd.DataFrame) -> np.ndarray:
