@@ -115,9 +115,7 @@ def test_the_contract_is_stored_with_the_version_and_hashed(project: Path) -> No
     assert SHA256_PREFIX + CONTRACT_FILE in info.tags
 
 
-def test_unseen_missing_and_out_of_range_values_are_counted(
-    project: Path, tmp_path: Path
-) -> None:
+def test_unseen_missing_and_out_of_range_values_are_counted(project: Path, tmp_path: Path) -> None:
     rows = coded_rows(6, "2024-03-01", n=50).drop(columns="label")
     rows.loc[0:3, "code"] = 99  # 4 codes the champion never saw
     rows["x1"] = rows["x1"].astype(float)

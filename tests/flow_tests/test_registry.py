@@ -192,7 +192,9 @@ def test_load_champion_model_scores_a_raw_frame(store: Store) -> None:
     estimator = BNSoftmaxClassifier(n_layers=0, max_epochs=3, random_state=0)
     estimator.fit(preprocessor.transform(frame), labels)
     run_id = client.create_run(store.experiment_id("search")).info.run_id
-    ref = log_model(client, run_id, Scorer.from_estimator(estimator, preprocessor, features, frame), frame)
+    ref = log_model(
+        client, run_id, Scorer.from_estimator(estimator, preprocessor, features, frame), frame
+    )
     version = register_candidate(
         store,
         ref,
