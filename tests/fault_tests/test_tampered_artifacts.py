@@ -22,7 +22,7 @@ import pytest
 import torch
 import yaml
 
-from flows.store.model_files import ARTIFACT_FILES, ModelLoadError
+from flows.store.model_files import ARTIFACT_FILES, CONTRACT_FILE, ModelLoadError
 from flows.store.packaging import PICKLE_SETTING
 from flows.store.registry import SHA256_PREFIX, list_audit, load_champion_model
 from models.net import BNSoftmaxNet
@@ -35,6 +35,8 @@ from tests.fault_tests.champions import (
     train_scorer,
 )
 from tests.fault_tests.processes import invoke
+
+RECORDED_FILES = (*ARTIFACT_FILES, CONTRACT_FILE)  # every file whose SHA-256 a version records
 
 
 @pytest.fixture(scope="module")
@@ -279,7 +281,7 @@ def test_a_preprocessor_for_other_columns_or_widths_is_refused(project: Champion
     assert "encodes the columns ['x1', 'x2', 'hue']" in refusal(project)
 
 
-@pytest.mark.parametrize("name", ARTIFACT_FILES)
+@pytest.mark.parametrize("name", RECORDED_FILES)
 def test_any_artifact_changed_after_registration_is_refused(
     project: ChampionProject, name: str
 ) -> None:
@@ -299,7 +301,7 @@ def test_a_replaced_description_is_refused_by_the_cli_in_one_line(
 
 
 def test_a_version_without_recorded_hashes_is_refused(project: ChampionProject) -> None:
-    for name in ARTIFACT_FILES:
+    for name in RECORDED_FILES:
         project.store.client.delete_model_version_tag(
             project.store.name, project.version, SHA256_PREFIX + name
         )
@@ -331,7 +333,7 @@ def test_a_version_in_the_skops_format_is_refused_with_what_to_do(
 def test_trust_records_the_hashes_of_a_reviewed_version_once(
     project: ChampionProject, tmp_path: Path
 ) -> None:
-    for name in ARTIFACT_FILES:
+    for name in RECORDED_FILES:
         project.store.client.delete_model_version_tag(
             project.store.name, project.version, SHA256_PREFIX + name
         )
@@ -348,7 +350,7 @@ def test_trust_records_the_hashes_of_a_reviewed_version_once(
 def test_trust_refuses_a_version_whose_files_are_not_plain_data(
     project: ChampionProject, marker: Path
 ) -> None:
-    for name in ARTIFACT_FILES:
+    for name in RECORDED_FILES:
         project.store.client.delete_model_version_tag(
             project.store.name, project.version, SHA256_PREFIX + name
         )
