@@ -69,6 +69,7 @@ class Case:
     no_config: bool = False  # the config file itself is missing
     files: dict[str, Callable[[], bytes]] = field(default_factory=dict)
     predict: tuple[str, str] | None = None  # input and output file names
+    flags: tuple[str, ...] = ()  # options after the command's own (``--strict``)
 
     @property
     def via(self) -> str:
@@ -597,6 +598,39 @@ PREDICT_CASES = [
         command="predict",
         predict=("new.csv", "out.csv"),
         files={**good(), "new.csv": duplicated_x1},
+    ),
+    # Values outside the champion's data contract: scored with a warning, refused by --strict.
+    Case(
+        "predict-strict-unseen-category",
+        names=("new.csv", "'colour'", "'purple'", "--strict"),
+        command="predict",
+        predict=("new.csv", "out.csv"),
+        flags=("--strict",),
+        files={**good(), "new.csv": csv(colour=put(2, "purple"), **NO_LABEL)},
+    ),
+    Case(
+        "predict-strict-missing-value",
+        names=("new.csv", "'x1'", "1 missing value(s), where training had none", "--strict"),
+        command="predict",
+        predict=("new.csv", "out.csv"),
+        flags=("--strict",),
+        files={**good(), "new.csv": csv(x1=put(2, None), **NO_LABEL)},
+    ),
+    Case(
+        "predict-strict-empty-feature",
+        names=("new.csv", "'colour'", "240 missing value(s)", "--strict"),
+        command="predict",
+        predict=("new.csv", "out.csv"),
+        flags=("--strict",),
+        files={**good(), "new.csv": csv(colour=fill(None), **NO_LABEL)},
+    ),
+    Case(
+        "predict-strict-out-of-range",
+        names=("new.csv", "'x2'", "outside the training range", "1 above", "--strict"),
+        command="predict",
+        predict=("new.csv", "out.csv"),
+        flags=("--strict",),
+        files={**good(), "new.csv": csv(x2=put(2, 1e6), **NO_LABEL)},
     ),
     Case(
         "predict-empty-input",

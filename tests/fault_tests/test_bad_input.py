@@ -90,7 +90,7 @@ def contents(folder: Path) -> dict[str, str]:
 def arguments(case: Case, config: Path) -> list[str]:
     if case.predict is not None:
         source, target = (str(config.parent / name) for name in case.predict)
-        return ["predict", source, target, "--config", str(config)]
+        return ["predict", source, target, "--config", str(config), *case.flags]
     extra = ["--no-retune"] if case.command == "check-drift" else []
     return [case.command, "--config", str(config), *extra]
 
