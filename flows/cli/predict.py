@@ -29,7 +29,11 @@ from flows.store.packaging import Scorer
 from flows.store.project import open_store
 from flows.store.registry import load_champion_model
 
-CHUNK_ROWS = 100_000  # ~10-50 MB of a typical table a piece: flat memory, pandas still fast
+# Rows a piece. The process holds ~500 MB before the first row (torch, MLflow, the champion);
+# pieces of 20,000 rows keep its peak within ~50 MB of that whatever the input's size, as fast
+# as larger pieces (writing the CSV dominates), while 100,000-row pieces let the heap grow by
+# ~200 MB over the first few (bench/predict_memory.py).
+CHUNK_ROWS = 20_000
 
 
 @dataclass(frozen=True)
