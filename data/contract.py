@@ -312,7 +312,8 @@ def _categorical(
                 column=contract.column,
             )
         mapping[value] = learned.get(_key(coerced), coerced)
-    values = series.astype(object).map(mapping)
+    unchanged = all(type(new) is type(old) and new == old for old, new in mapping.items())
+    values = series if unchanged else series.astype(object).map(mapping)  # most inputs: as read
     known = set(map(_key, contract.values))
     unseen_values = [v for v in mapping.values() if _key(v) not in known]
     unseen = int(values.isin(unseen_values).sum()) if unseen_values else 0

@@ -9,8 +9,7 @@ memory stays flat whatever the input's size, and a refusal halfway leaves no hal
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable
+import uuid
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,11 +110,10 @@ class _Output:
 
     def __enter__(self) -> _Output:
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(
-            prefix=f".{self.target.name}.", suffix=".part", dir=self.target.parent
-        )
-        os.close(handle)
-        self._temporary = Path(name)
+        # A name of its own, made by the writers below with the user's umask (mkstemp's 0600
+        # would end up on the output).
+        unique = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._temporary = self.target.with_name(f".{self.target.name}.{unique}.part")
         self._file: Any = None
         return self
 
@@ -132,12 +130,11 @@ class _Output:
         self._started = True
 
     def __exit__(self, kind: type[BaseException] | None, *_: Any) -> None:
-        close: Callable[[], None] | None = (
-            self._file.close if self._file is not None else getattr(self._writer, "close", None)
-        )
         try:
-            if close is not None:
-                close()
+            if self._file is not None:
+                self._file.close()
+            if self._writer is not None:
+                self._writer.close()
             if kind is None:
                 os.replace(self._temporary, self.target)
         finally:

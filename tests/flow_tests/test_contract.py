@@ -18,7 +18,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from data.errors import DataError
 from flows.cli.app import app
+from flows.cli.predict import score_file
 from flows.config import load_config
 from flows.store.model_files import CONTRACT_FILE
 from flows.store.project import open_store
@@ -166,3 +168,21 @@ def test_check_drift_holds_a_csv_batch_to_the_parquet_champion(project: Path) ->
     performance = check["report"]["performance"]
     assert performance["accuracy"] > 0.7, performance
     assert check["report"]["inputs"]["clean"], check["report"]["inputs"]
+
+
+def test_pieces_write_what_one_piece_writes(project: Path, tmp_path: Path) -> None:
+    rows = coded_rows(10, "2024-03-01", n=50).drop(columns="label")
+    rows["note"] = pd.array([7] * 20 + [None] * 30, dtype="Int64")  # ints, then gaps only
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    for suffix in ("csv", "parquet"):
+        whole, pieces = tmp_path / f"whole.{suffix}", tmp_path / f"pieces.{suffix}"
+        score_file(project, tmp_path / "rows.csv", whole, chunk_rows=1000)
+        done = score_file(project, tmp_path / "rows.csv", pieces, chunk_rows=7)
+        assert done.rows == 50
+        read = pd.read_csv if suffix == "csv" else pd.read_parquet
+        pd.testing.assert_frame_equal(read(pieces), read(whole))
+    rows["note"] = ["7"] * 20 + ["seven"] * 30  # numbers in the first piece, text later
+    rows.to_csv(tmp_path / "changing.csv", index=False)
+    with pytest.raises(DataError, match=r"column 'note' changes type between pieces"):
+        score_file(project, tmp_path / "changing.csv", tmp_path / "out.parquet", chunk_rows=7)
+    assert not list(tmp_path.glob("*out.parquet*"))  # nothing half-written left behind
