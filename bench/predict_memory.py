@@ -98,6 +98,12 @@ def make_project(root: Path) -> Path:
     return path
 
 
+def stop_server(config: Path) -> None:
+    """Stop the project's local Prefect server, which `driftune tune` started and keeps."""
+    driftune = str(Path(sys.executable).parent / "driftune")
+    subprocess.run([driftune, "server", "stop", "-c", str(config)], env=ENV, check=False)
+
+
 def write_big_csv(path: Path, n_rows: int, piece: int = 500_000) -> None:
     rng = np.random.default_rng(1)
     with path.open("w") as handle:
@@ -161,6 +167,7 @@ def main() -> None:
             runs["before"].append(predict_once(config, source, root / "before.csv", before_code))
         same = _same_scores(root / "before.csv", root / "after.csv")
         size_mb = source.stat().st_size / 2**20
+        stop_server(config)
     summary = {name: _summary(found, args.rows) for name, found in runs.items()}
     ratio = summary["after"]["rows_per_s"] / summary["before"]["rows_per_s"]
     document: dict[str, Any] = {
