@@ -26,6 +26,7 @@ from pydantic import (
 from data.errors import ConfigError
 from data.schema import DEFAULT_MIN_ROWS, DatasetSpec
 from flows import config_checks
+from models.search.fidelity import Fidelity
 from models.search.plan import PandaPlan, SearchPlan
 from models.search.pruning import SuccessiveHalving
 from models.search.space import SearchSpace
@@ -143,6 +144,20 @@ class PruningConfig(_Section):
     reduction_factor: int = Field(3, ge=2, description="eta: the top 1 in eta train on per rung")
 
 
+class FidelityConfig(_Section):
+    """Multi-fidelity caviar (models.search.fidelity): early rounds on fewer rows and epochs."""
+
+    min_rows: int = Field(
+        20_000, ge=1, description="windows with fewer training rows keep the full search"
+    )
+    reduction_factor: int = Field(
+        3, ge=2, description="eta: round r of R trains on 1/eta**(R - r) of the rows"
+    )
+    epoch_factor: int = Field(
+        2, ge=1, description="and on max_epochs / epoch_factor**(R - r) epochs"
+    )
+
+
 class EnsembleConfig(_Section):
     """The champion-to-be: an average of the best trials (models.ensemble), or the best one."""
 
@@ -187,6 +202,9 @@ class SearchConfig(_Section):
         False, description="train a round's trials of one structure as one stacked model"
     )
     pruning: PruningConfig = PruningConfig()
+    fidelity: FidelityConfig | None = Field(
+        FidelityConfig(), description="null: every round trains on every row"
+    )
     standing_candidate: bool = Field(
         True, description="the fixed configuration trains as the first trial of every search"
     )
@@ -247,6 +265,11 @@ class SearchConfig(_Section):
             pruner=SuccessiveHalving(pruning.min_epochs, pruning.reduction_factor)
             if pruning.enabled
             else None,
+            fidelity=None
+            if self.fidelity is None
+            else Fidelity(
+                self.fidelity.min_rows, self.fidelity.reduction_factor, self.fidelity.epoch_factor
+            ),
             panda=PandaPlan(
                 segments=panda.segments,
                 epochs_per_segment=panda.epochs_per_segment,

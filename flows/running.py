@@ -29,7 +29,13 @@ from models.search.caviar import CoarseToFine
 from models.search.driver import SearchOutcome, TrainFn, run_search
 from models.search.plan import SearchPlan
 from models.search.trials import Proposal, TrialResult, trial_seed
-from models.trial import make_folds_round, make_folds_train_fn, train_missing
+from models.trial import (
+    RoundFn,
+    make_folds_round,
+    make_folds_train_fn,
+    round_folds,
+    train_missing,
+)
 
 
 def judging_folds(config: ProjectConfig, data: TrainingData) -> tuple[Fold, ...]:
@@ -136,13 +142,31 @@ def run_caviar(
     plan = config.search.plan
     strategy = CoarseToFine.from_plan(plan, initial)
     folds = judging_folds(config, data)
-    train_fn = make_folds_train_fn(
-        folds, fixed_params=plan.fixed, n_threads=threads_per_trial(config)
-    )
+    n_threads, workers = threads_per_trial(config), parallel_trials(config)
+
+    def round_train_fn(round_: int) -> TrainFn:
+        # Each round's trials train at its fidelity (search.fidelity): early rounds of a large
+        # window on a subsample of the training rows, the last on all of them.
+        cut, budget = round_folds(folds, plan, round_)
+        return make_folds_train_fn(cut, fixed_params=plan.fixed, n_threads=n_threads, budget=budget)
+
+    def fused_round_fn(round_: int) -> RoundFn:
+        # One task trains a fused round: its structure groups share the cores as trials do.
+        cut, budget = round_folds(folds, plan, round_)
+        return make_folds_round(
+            cut,
+            fixed_params=plan.fixed,
+            n_threads=n_threads,
+            pruner=plan.pruner,
+            workers=workers,
+            budget=budget,
+        )
+
     logger.finished = len(completed)
     with make_task_runner(config) as runner:
 
-        def threaded_round(fn: TrainFn, proposals: Sequence[Proposal]) -> list[TrialResult]:
+        def threaded_round(_: TrainFn, proposals: Sequence[Proposal]) -> list[TrialResult]:
+            fn = round_train_fn(proposals[0].round)
             futures = {
                 runner.submit(tasks.train_trial, {"train_fn": fn, "proposal": p}): p
                 for p in proposals
@@ -153,18 +177,9 @@ def run_caviar(
                 done[proposal.index] = logger(proposal, future.result())
             return [done[p.index] for p in proposals]
 
-        # One task trains a fused round: its structure groups share the cores as trials do.
-        fused = make_folds_round(
-            folds,
-            fixed_params=plan.fixed,
-            n_threads=threads_per_trial(config),
-            pruner=plan.pruner,
-            workers=parallel_trials(config),
-        )
-
-        def fused_round(fn: TrainFn, proposals: Sequence[Proposal]) -> list[TrialResult]:
+        def fused_round(_: TrainFn, proposals: Sequence[Proposal]) -> list[TrialResult]:
             # A resumed round trains beside its logged trials again: pruning ranks it whole.
-            whole = partial(train_missing, fused, completed=completed)
+            whole = partial(train_missing, fused_round_fn(proposals[0].round), completed=completed)
             future = runner.submit(
                 tasks.train_round, {"train_round": whole, "proposals": list(proposals)}
             )
@@ -173,7 +188,7 @@ def run_caviar(
 
         return run_search(
             strategy,
-            train_fn,
+            round_train_fn(plan.rounds),
             run_round=fused_round if plan.fused else threaded_round,
             completed=completed,
             max_consecutive_failures=plan.max_consecutive_failures,

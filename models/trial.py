@@ -21,6 +21,8 @@ from models.estimator import BNSoftmaxClassifier
 from models.folds import Fold, merge_fold_results
 from models.fused import threads, train_fused
 from models.search.driver import TrainFn, failed_trial
+from models.search.fidelity import RoundBudget, subsample
+from models.search.plan import SearchPlan
 from models.search.pruning import SuccessiveHalving
 from models.search.trials import Proposal, TrialResult
 
@@ -50,6 +52,55 @@ def _recorded(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in settings.items() if k not in RUNTIME_SETTINGS}
 
 
+def _at_budget(settings: Mapping[str, Any], budget: RoundBudget | None) -> dict[str, Any]:
+    """The settings a trial fits with at a round's budget: its epochs cut, nothing else.
+
+    The trial records ``settings`` as they were (the configuration, which the refit and the
+    window choice train at full fidelity) and its fidelity apart (``fidelity_of``).
+    """
+    fit = dict(settings)
+    if budget is not None and budget.epochs_divisor > 1:
+        max_epochs = int(fit.get("max_epochs", BNSoftmaxClassifier().max_epochs))
+        fit["max_epochs"] = budget.epochs(max_epochs)
+    return fit
+
+
+def fidelity_of(
+    fit: Mapping[str, Any], train_rows: int, budget: RoundBudget | None
+) -> dict[str, Any]:
+    """A trial's extras recording its fidelity (none without a round budget)."""
+    if budget is None:
+        return {}
+    epochs = int(fit.get("max_epochs", BNSoftmaxClassifier().max_epochs))
+    return {"fidelity": {"rows": int(train_rows), "epochs": epochs, "full": budget.full}}
+
+
+def round_folds(
+    folds: Sequence[Fold], plan: SearchPlan, round_: int
+) -> tuple[tuple[Fold, ...], RoundBudget | None]:
+    """The folds round ``round_`` of ``plan``'s search trains on, and its budget (None when the
+    plan has no ``fidelity``: today's full search, recording nothing)."""
+    if plan.fidelity is None:
+        return tuple(folds), None
+    n_rows = max(len(f.y_train) for f in folds)
+    budget = plan.fidelity.budget(round_, plan.rounds, n_rows)
+    return folds_at_budget(folds, budget, seed=plan.seed, round_=round_), budget
+
+
+def folds_at_budget(
+    folds: Sequence[Fold], budget: RoundBudget, *, seed: int, round_: int
+) -> tuple[Fold, ...]:
+    """``folds`` with their training rows subsampled to ``budget``; validation rows whole, so
+    every round's trials are scored on the same rows."""
+    if budget.rows >= budget.total_rows:
+        return tuple(folds)
+    cut = []
+    for f in folds:
+        keep = subsample(len(f.y_train), budget.rows_of(len(f.y_train)), seed, round_)
+        cut.append(Fold(f.X_train[keep], f.y_train[keep], f.X_val, f.y_val))
+    return tuple(cut)
+
+
 def make_train_fn(
     X_train: ArrayLike,
     y_train: ArrayLike,
@@ -58,10 +109,13 @@ def make_train_fn(
     *,
     fixed_params: Mapping[str, Any] | None = None,
     n_threads: int | None = None,
+    budget: RoundBudget | None = None,
 ) -> TrainFn:
     """The default ``train_fn``: fit a ``BNSoftmaxClassifier`` on the training arrays, score it on
     the validation arrays. ``params`` override ``fixed_params``; the trial seed is the
-    ``random_state``. Any exception becomes a ``failed`` result with its error text."""
+    ``random_state``. Any exception becomes a ``failed`` result with its error text. With a
+    round ``budget`` (the arrays already cut to its rows), the fit runs its epochs and the
+    trial records its fidelity in ``extras``."""
     fixed = dict(fixed_params or {})
 
     def train_fn(params: Mapping[str, Any], seed: int) -> TrialResult:
@@ -70,11 +124,13 @@ def make_train_fn(
             settings = estimator_settings(fixed, params, seed)
             if n_threads is not None:
                 settings["n_threads"] = n_threads
-            model = BNSoftmaxClassifier(**settings).fit(X_train, y_train, eval_set=(X_val, y_val))
+            fit = _at_budget(settings, budget)
+            model = BNSoftmaxClassifier(**fit).fit(X_train, y_train, eval_set=(X_val, y_val))
             result = trial_from_classifier(
                 model, X_val, y_val, params=params, seed=seed, seconds=time.perf_counter() - started
             )
-            return dataclasses.replace(result, settings=_recorded(settings))
+            extras = {**result.extras, **fidelity_of(fit, np.shape(y_train)[0], budget)}
+            return dataclasses.replace(result, settings=_recorded(settings), extras=extras)
         except Exception as error:
             return failed_trial(params, seed, error, time.perf_counter() - started)
 
@@ -86,12 +142,19 @@ def make_folds_train_fn(
     *,
     fixed_params: Mapping[str, Any] | None = None,
     n_threads: int | None = None,
+    budget: RoundBudget | None = None,
 ) -> TrainFn:
     """``make_train_fn`` over each fold, the results merged into one trial per configuration
     (models.folds.merge_fold_results); with one fold, ``make_train_fn`` itself."""
     fns = [
         make_train_fn(
-            f.X_train, f.y_train, f.X_val, f.y_val, fixed_params=fixed_params, n_threads=n_threads
+            f.X_train,
+            f.y_train,
+            f.X_val,
+            f.y_val,
+            fixed_params=fixed_params,
+            n_threads=n_threads,
+            budget=budget,
         )
         for f in folds
     ]
@@ -116,6 +179,7 @@ def train_round_fused(
     n_threads: int | None = None,
     pruner: SuccessiveHalving | None = None,
     workers: int = 1,
+    budget: RoundBudget | None = None,
 ) -> list[TrialResult]:
     """A round's ``(params, seed)`` trials as ``make_train_fn`` would train them one by one,
     the trials that share a structure stacked (models.fused), the weak ones stopped at the
@@ -124,25 +188,27 @@ def train_round_fused(
     fixed = dict(fixed_params or {})
     extra = {} if n_threads is None else {"n_threads": n_threads}
     settings = [estimator_settings(fixed, params, seed, **extra) for params, seed in trials]
+    fits = [_at_budget(s, budget) for s in settings]
     try:
-        models = train_fused(
-            settings, X_train, y_train, X_val, y_val, pruner=pruner, workers=workers
-        )
+        models = train_fused(fits, X_train, y_train, X_val, y_val, pruner=pruner, workers=workers)
     except Exception:
         train_fn = make_train_fn(
-            X_train, y_train, X_val, y_val, fixed_params=fixed, n_threads=n_threads
+            X_train, y_train, X_val, y_val, fixed_params=fixed, n_threads=n_threads, budget=budget
         )
         return [train_fn(params, seed) for params, seed in trials]
 
-    def score(trial: tuple[tuple[Mapping[str, Any], int], Mapping[str, Any], Any]) -> TrialResult:
-        (params, seed), recorded, model = trial
+    def score(
+        trial: tuple[tuple[Mapping[str, Any], int], Mapping[str, Any], Mapping[str, Any], Any],
+    ) -> TrialResult:
+        (params, seed), recorded, fit, model = trial
         result = trial_from_classifier(
             model, X_val, y_val, params=params, seed=seed, seconds=model.train_seconds_
         )
-        return dataclasses.replace(result, settings=_recorded(recorded))
+        extras = {**result.extras, **fidelity_of(fit, np.shape(y_train)[0], budget)}
+        return dataclasses.replace(result, settings=_recorded(recorded), extras=extras)
 
     with threads(workers) as map_:
-        return list(map_(score, zip(trials, settings, models, strict=True)))
+        return list(map_(score, zip(trials, settings, fits, models, strict=True)))
 
 
 RoundFn = Callable[[Sequence[Proposal]], list[TrialResult]]
@@ -158,6 +224,7 @@ def make_fused_round(
     n_threads: int | None = None,
     pruner: SuccessiveHalving | None = None,
     workers: int = 1,
+    budget: RoundBudget | None = None,
 ) -> RoundFn:
     """A round trainer for fused search rounds: proposals in, their stamped results out.
 
@@ -177,6 +244,7 @@ def make_fused_round(
             n_threads=n_threads,
             pruner=pruner,
             workers=workers,
+            budget=budget,
         )
         return [p.stamp(r) for p, r in zip(proposals, results, strict=True)]
 
@@ -190,6 +258,7 @@ def make_folds_round(
     n_threads: int | None = None,
     pruner: SuccessiveHalving | None = None,
     workers: int = 1,
+    budget: RoundBudget | None = None,
 ) -> RoundFn:
     """``make_fused_round`` over each fold, each trial's fold results merged into one
     (models.folds.merge_fold_results); with one fold, ``make_fused_round`` itself."""
@@ -203,6 +272,7 @@ def make_folds_round(
             n_threads=n_threads,
             pruner=pruner,
             workers=workers,
+            budget=budget,
         )
         for f in folds
     ]

@@ -65,6 +65,10 @@ search:
   fused: false               # true: a round's trials of one structure train as one stacked model
   pruning: {{enabled: false, min_epochs: 4, reduction_factor: 3}}  # needs fused: at epochs 4,
                              # 12, 36, ... only the round's top 1/3 train on; the rest: pruned
+  fidelity: {{min_rows: 20000, reduction_factor: 3, epoch_factor: 2}}  # on 20,000 training
+                             # rows or more, round r of R trains on 1/3**(R-r) of them (at least
+                             # 20,000) for 1/2**(R-r) of max_epochs; the last round on all rows.
+                             # Smaller windows keep the full search; null: always full
   standing_candidate: true   # the fixed configuration is the first trial of every search
   ensemble: {{max_members: 5, steps: 20, method: greedy}}  # the champion averages up to 5 of
                              # the trials, chosen greedily on the validation rows (top: the 5

@@ -84,6 +84,7 @@ def log_trial(
         "round": str(result.round),
         "strategy": strategy,
     }
+    tags.update(_fidelity(result))
     if result.status == "pruned":  # a healthy run stopped early: FINISHED, with the rung's word
         tags["pruned_reason"] = result.error[:5000]
     elif not result.ok:
@@ -99,7 +100,7 @@ def log_trial(
 
 
 def _log_contents(client: MlflowClient, run_id: str, result: TrialResult, strategy: str) -> None:
-    params = {**result.params, "seed": result.seed, "round": result.round}
+    params = {**result.params, "seed": result.seed, "round": result.round, **_fidelity(result)}
     if strategy:
         params["strategy"] = strategy
     metrics = _metrics(result)
@@ -114,6 +115,14 @@ def _log_contents(client: MlflowClient, run_id: str, result: TrialResult, strate
     decisions = result.extras.get("decisions")
     if decisions:
         client.log_table(run_id, data=pd.DataFrame(list(decisions)), artifact_file=DECISIONS_FILE)
+
+
+def _fidelity(result: TrialResult) -> dict[str, str]:
+    """The rows and epochs the trial trained at (models.search.fidelity), as params and tags."""
+    fidelity = result.extras.get("fidelity")
+    if not fidelity:
+        return {}
+    return {"fidelity_rows": str(fidelity["rows"]), "fidelity_epochs": str(fidelity["epochs"])}
 
 
 def _metrics(result: TrialResult) -> list[Metric]:

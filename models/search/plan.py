@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from models.search.fidelity import Fidelity
 from models.search.pruning import SuccessiveHalving
 from models.search.space import SearchSpace
 
@@ -48,6 +49,7 @@ class SearchPlan:
     warm_start_k: int = 2
     fused: bool = False  # caviar: a round's trials of one structure trained as one model
     pruner: SuccessiveHalving | None = None  # caviar, fused rounds only: weak trials stop early
+    fidelity: Fidelity | None = Fidelity()  # caviar: early rounds on fewer rows and epochs
     panda: PandaPlan = PandaPlan()
 
     def __post_init__(self) -> None:

@@ -181,6 +181,9 @@ def test_the_readme_configuration_table_states_the_defaults() -> None:
         f"`steps` {defaults.search.ensemble.steps}",
         f"`method` {defaults.search.ensemble.method}",
         f"`folds` {defaults.search.cross_validation.folds}",
+        f"`min_rows` {defaults.search.fidelity.min_rows}",  # type: ignore[union-attr]
+        f"`reduction_factor` {defaults.search.fidelity.reduction_factor}",  # type: ignore[union-attr]
+        f"`epoch_factor` {defaults.search.fidelity.epoch_factor}",  # type: ignore[union-attr]
         f"`margin` ({defaults.promotion.margin})",
     ):
         assert phrase in readme, phrase
