@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
+from flows.config import load_config
 from flows.retune import RetuneRequest, retune
+from flows.store.project import open_store
+from flows.store.trials import find_logged_trials
 from tests.flow_tests.projects import TINY_SEARCH, batch, land, make_project
 
 distributed = pytest.importorskip("distributed")
@@ -47,3 +50,28 @@ def test_retune_trains_its_trials_on_dask_workers(
 
 def _task_prefixes(dask_scheduler: object) -> list[str]:
     return list(getattr(dask_scheduler, "task_prefixes", {}))
+
+
+@pytest.mark.slow
+def test_a_multi_fidelity_search_trains_each_round_at_its_fidelity_on_dask_workers(
+    cluster: str, tmp_path: Path, template_store: Path, prefect_server: None
+) -> None:
+    """The round's train function is built in the flow and shipped to the workers: round 1's
+    trials train on half of the 120 training rows for half the epochs, round 2's on all."""
+    fidelity = {"min_rows": 40, "reduction_factor": 2, "epoch_factor": 2}
+    config_path = make_project(
+        tmp_path, template_store, search={**TINY_SEARCH, "fidelity": fidelity}
+    )
+    raw = yaml.safe_load(config_path.read_text())
+    raw["runner"] = {"kind": "dask", "dask_address": cluster, "max_workers": 2}
+    config_path.write_text(yaml.safe_dump(raw))
+    land(tmp_path, "a", batch(np.random.default_rng(0), "2024-01-01"))
+    summary = retune(RetuneRequest(config_path=str(config_path)))
+    assert summary.ok == 4 and summary.promoted
+    store = open_store(load_config(config_path))
+    logged = find_logged_trials(store.client, summary.search_run_id)
+    fidelities = sorted(
+        (t.round, t.extras["fidelity"]["rows"], t.extras["fidelity"]["epochs"])
+        for t in logged.values()
+    )
+    assert fidelities == [(1, 60, 3), (1, 60, 3), (2, 120, 6), (2, 120, 6)]
