@@ -9,7 +9,7 @@ in the drawn order (``dataset.every`` = the row count), so a retune trains on th
 validates on the next 20% and judges the promotion on the last 20%, as a first tune of one
 batch does.
 
-Units, each in a fresh process (its peak resident memory is that process's ``ru_maxrss``):
+Units, each in a fresh process (its peak resident memory is that process's VmHWM):
 
 - ``retune``: a default retune (``driftune init``'s policy: 3 caviar rounds of 6 trials,
   multi-fidelity from 20,000 training rows, the ensemble, the refit, the gate), on a local
@@ -159,9 +159,16 @@ def _unit(unit: str, csv: Path, runner: str) -> dict[str, Any]:
 
         libraries = _resident_bytes()
         result = {**_fit(unit, csv), "libraries_bytes": libraries}
-    # Linux reports ru_maxrss in KiB.
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {**result, "peak_bytes": peak}
+    return {**result, "peak_bytes": _peak_bytes(), "peak_measure": "VmHWM"}
+
+
+def _peak_bytes() -> int:
+    """This process's peak resident memory since its exec (VmHWM belongs to the address space
+    exec made; ru_maxrss would carry over the spawning process's, which read the whole table)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _resident_bytes() -> int:
