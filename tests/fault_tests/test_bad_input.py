@@ -79,11 +79,16 @@ def _store(uri: str, client: MlflowClient):  # type: ignore[no-untyped-def]
     return Store(client, TrackingConfig(uri, None, "toy"))
 
 
+# driftune's own log of library warnings (flows/cli/quiet.py): a record of the refused command,
+# not a user's file or any of the project's state.
+PROJECT_LOG = Path(".driftune") / "driftune.log"
+
+
 def contents(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.relative_to(folder) != PROJECT_LOG
     }
 
 
